@@ -1,0 +1,28 @@
+"""User-facing errors: printed as one clear message, never as a traceback."""
+from __future__ import annotations
+
+from pathlib import Path
+
+
+class Z2HError(Exception):
+    """A problem with the user's input or environment (bad file, bad parameter, unreachable server).
+
+    The CLI prints it without a traceback and exits with status 2; a run that hits it is marked FAILED.
+    """
+
+
+class DataError(Z2HError):
+    """Malformed data: names the file and, where known, the 1-based line."""
+
+    def __init__(self, path: str | Path, line: int | None, message: str):
+        self.path, self.line = str(path), line
+        where = f"{path}:{line}" if line else str(path)
+        super().__init__(f"{where}: {message}")
+
+
+def choose(kind: str, value: str, valid) -> str:
+    """Return `value` if it is one of `valid`, else raise an error listing the valid choices."""
+    valid = list(valid)
+    if value not in valid:
+        raise Z2HError(f"unknown {kind} {value!r}; valid: {', '.join(map(str, valid))}")
+    return value

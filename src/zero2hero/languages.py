@@ -1,0 +1,31 @@
+"""Languages of the study: ISO 639-1 codes, their ISO 639-3 counterparts, and per-task target lists."""
+from __future__ import annotations
+
+SOURCE_LANG = "en"
+
+# SPEC §2: the target languages of each task.
+UD_TARGETS = ("ar", "eu", "zh", "fi", "he", "hi", "it", "ja", "ko", "ru", "sv", "tr")
+TASK_TARGETS = {
+    "dep": UD_TARGETS,
+    "pos": UD_TARGETS,
+    "ner": UD_TARGETS,
+    "xnli": ("fr", "es", "de", "el", "bg", "ru", "tr", "ar", "vi", "th", "zh", "hi", "sw", "ur"),
+    "xquad": ("es", "de", "el", "ru", "tr", "ar", "vi", "th", "zh", "hi"),
+}
+
+# ISO 639-1 -> ISO 639-3 (macrolanguage codes, as lang2vec's own letter-code table maps them).
+ISO3 = {
+    "en": "eng", "ar": "ara", "bg": "bul", "de": "deu", "el": "ell", "es": "spa", "eu": "eus",
+    "fi": "fin", "fr": "fra", "he": "heb", "hi": "hin", "hr": "hrv", "it": "ita", "ja": "jpn",
+    "ko": "kor", "ro": "ron", "ru": "rus", "sv": "swe", "sw": "swa", "th": "tha", "tr": "tur",
+    "ur": "urd", "vi": "vie", "zh": "zho",
+}
+
+NAMES = {
+    "en": "English", "ar": "Arabic", "bg": "Bulgarian", "de": "German", "el": "Greek", "es": "Spanish",
+    "eu": "Basque", "fi": "Finnish", "fr": "French", "he": "Hebrew", "hi": "Hindi", "hr": "Croatian",
+    "it": "Italian", "ja": "Japanese", "ko": "Korean", "ro": "Romanian", "ru": "Russian", "sv": "Swedish",
+    "sw": "Swahili", "th": "Thai", "tr": "Turkish", "ur": "Urdu", "vi": "Vietnamese", "zh": "Chinese",
+}
+
+KNOWN_LANGS = tuple(sorted(ISO3))
