@@ -1,0 +1,69 @@
+"""`z2h ENTRY --name value ...`: the same entry points as MLproject, flags = parameter names."""
+from __future__ import annotations
+
+import logging
+import os
+import sys
+from importlib import import_module
+
+from .errors import Z2HError
+
+# entry point -> "module:function" taking Params; imported only when run so `z2h --help` stays fast
+RUNNERS = {
+    "source": "zero2hero.stages.source:run_source",
+    "evaluate": "zero2hero.stages.evaluate:run_evaluate",
+}
+
+USAGE = """usage: z2h ENTRY [--name value ...]
+
+Entry points (the same as `mlflow run . -e ENTRY -P name=value --env-manager local`):
+{entries}
+
+`z2h ENTRY --help` lists an entry point's parameters."""
+
+
+def _setup_environment() -> None:
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    os.environ.setdefault("MLFLOW_SUPPRESS_PRINTING_URL_TO_STDOUT", "true")
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    for noisy in ("urllib3", "httpx", "filelock", "alembic", "mlflow.store", "mlflow.tracking", "mlflow.models"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+    from .tracking.server import tracking_uri
+
+    tracking_uri()
+
+
+def run_entry(entry: str, argv: list[str]) -> int:
+    """Parse and run one entry point; user errors print one line on stderr and return 2."""
+    from .config import build_help, parse_params
+
+    if entry not in RUNNERS:
+        print(f"z2h: unknown entry point {entry!r}; valid: {', '.join(RUNNERS)}", file=sys.stderr)
+        return 2
+    if any(arg in ("-h", "--help") for arg in argv):
+        build_help(entry).print_help()
+        return 0
+    try:
+        params = parse_params(entry, argv)
+        _setup_environment()
+        module_name, function_name = RUNNERS[entry].split(":")
+        getattr(import_module(module_name), function_name)(params)
+    except Z2HError as exc:
+        print(f"z2h {entry}: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print(f"z2h {entry}: interrupted", file=sys.stderr)
+        return 130
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if not argv or argv[0] in ("-h", "--help"):
+        print(USAGE.format(entries="\n".join(f"  {name}" for name in RUNNERS)))
+        return 0 if argv else 2
+    return run_entry(argv[0], argv[1:])
+
+
+if __name__ == "__main__":
+    sys.exit(main())

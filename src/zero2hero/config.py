@@ -1,0 +1,180 @@
+"""Entry-point parameters: one table of names, types, defaults and help, shared by `z2h` and MLproject.
+
+Every entry point accepts `--name value` flags whose names are the parameter names of INTERFACE.md.
+Values arrive as strings (MLproject does not check types), so they are parsed and validated here.
+Training parameters left unset take the task's defaults (SPEC §3) when the stage resolves them.
+"""
+from __future__ import annotations
+
+import argparse
+from dataclasses import dataclass, field, fields
+from typing import Any, Callable
+
+from .errors import Z2HError
+
+TASK_NAMES = ("pos", "dep", "ner", "xnli", "xquad")
+
+
+def _bool(value: str) -> bool:
+    lowered = str(value).strip().lower()
+    if lowered in ("yes", "true", "1", "y"):
+        return True
+    if lowered in ("no", "false", "0", "n", ""):
+        return False
+    raise ValueError("expected yes or no")
+
+
+def _list(value: str) -> list[str]:
+    return [item.strip() for item in str(value).split(",") if item.strip()]
+
+
+def _nonneg_int(value: str) -> int:
+    number = int(value)
+    if number < 0:
+        raise ValueError("expected an integer >= 0")
+    return number
+
+
+def _pos_int(value: str) -> int:
+    number = int(value)
+    if number < 1:
+        raise ValueError("expected an integer >= 1")
+    return number
+
+
+def _pos_float(value: str) -> float:
+    number = float(value)
+    if not number > 0:
+        raise ValueError("expected a number > 0")
+    return number
+
+
+def _ratio(value: str) -> float:
+    number = float(value)
+    if not 0 <= number < 1:
+        raise ValueError("expected a number in [0, 1)")
+    return number
+
+
+@dataclass(frozen=True)
+class Param:
+    name: str
+    parse: Callable[[str], Any]
+    default: Any
+    help: str
+    choices: tuple = ()
+
+
+def _p(name, parse, default, help, choices=()):
+    return Param(name, parse, default, help, tuple(choices))
+
+
+# Training parameters shared by source, few_shot and search. None = the task's default (SPEC §3).
+TRAINING = [
+    _p("lr", _pos_float, None, "peak learning rate (task default: SPEC §3)"),
+    _p("epochs", _pos_int, None, "training epochs (task default: SPEC §3)"),
+    _p("batch_size", _pos_int, None, "examples per optimiser step (task default: SPEC §3)"),
+    _p("max_length", _pos_int, None, "maximum subwords per input (task default: 512 word-level, 128 XNLI, 384 XQuAD)"),
+    _p("seed", int, 1, "random seed (sampling, initialisation, batch order)"),
+    _p("max_train_examples", _nonneg_int, 0, "use only the first N training examples (0 = all)"),
+    _p("max_eval_examples", _nonneg_int, 0, "score only the first N examples of every evaluation split (0 = all)"),
+    _p("warmup_ratio", _ratio, 0.0, "share of steps with linear learning-rate warm-up"),
+    _p("linear_decay", _bool, False, "decay the learning rate linearly to 0 (yes/no)"),
+    _p("weight_decay", float, 0.0, "AdamW weight decay (0 = Adam as in the study)"),
+    _p("grad_accum", _pos_int, 1, "split each batch into this many micro-batches (same effective batch)"),
+    _p("freeze_embeddings", _bool, False, "keep the embedding matrix fixed (much faster optimiser steps on CPU)"),
+    _p("eval_batch_size", _pos_int, 64, "examples per batch at evaluation"),
+]
+
+COMMON_DATA = [
+    _p("data_dir", str, "../shared/data", "data directory laid out as in INTERFACE.md"),
+]
+
+ENTRY_POINTS: dict[str, list[Param]] = {
+    "source": [
+        _p("task", str, None, "task", TASK_NAMES),
+        _p("model", str, "bert-base-multilingual-cased", "Hugging Face encoder id or local directory"),
+        _p("model_name", str, "", "short name (slug) for run and registry names; default derived from model"),
+        _p("model_revision", str, "", "Hugging Face revision (branch, tag or commit) of the model"),
+        *COMMON_DATA,
+        _p("stand_in", str, "auto", "use offline stand-ins for MultiNLI/SQuAD (SPEC §9)", ("auto", "yes", "no")),
+        _p("register_as", str, "", "registered model name (default z2h-<task>-<slug>)"),
+        _p("alias", str, "source", "registry alias set on the new model version"),
+        *TRAINING,
+    ],
+    "evaluate": [
+        _p("task", str, None, "task", TASK_NAMES),
+        _p("model_uri", str, None, "models:/NAME@ALIAS, models:/NAME/VERSION, runs:/ID/checkpoint or a local checkpoint dir"),
+        _p("langs", str, "all", "comma-separated target languages, or all"),
+        *COMMON_DATA,
+        _p("split", str, "test", "split to score", ("test", "dev", "train")),
+        _p("max_eval_examples", _nonneg_int, 0, "score only the first N examples of each language (0 = all)"),
+        _p("eval_batch_size", _pos_int, 64, "examples per batch at evaluation"),
+    ],
+}
+
+
+@dataclass
+class Params:
+    """Parsed parameters of one entry point; `given` names those set explicitly by the user."""
+
+    entry: str
+    values: dict[str, Any]
+    given: set[str] = field(default_factory=set)
+
+    def __getattr__(self, name: str) -> Any:
+        try:
+            return self.__dict__["values"][name]
+        except KeyError:
+            raise AttributeError(name) from None
+
+
+def params_for(entry: str) -> list[Param]:
+    try:
+        return ENTRY_POINTS[entry]
+    except KeyError:
+        raise Z2HError(f"unknown entry point {entry!r}; valid: {', '.join(ENTRY_POINTS)}") from None
+
+
+def parse_params(entry: str, argv: list[str]) -> Params:
+    """Parse `--name value` flags of an entry point; errors name the parameter and what was expected."""
+    specs = {p.name: p for p in params_for(entry)}
+    raw: dict[str, str] = {}
+    items = list(argv)
+    while items:
+        flag = items.pop(0)
+        if not flag.startswith("--"):
+            raise Z2HError(f"{entry}: expected --name value, got {flag!r}")
+        name, _, inline = flag[2:].partition("=")
+        if name not in specs:
+            raise Z2HError(f"{entry}: unknown parameter {name!r}; valid: {', '.join(specs)}")
+        if inline == "" and "=" not in flag:
+            if not items:
+                raise Z2HError(f"{entry}: parameter {name!r} needs a value")
+            inline = items.pop(0)
+        raw[name] = inline
+    values: dict[str, Any] = {}
+    for name, spec in specs.items():
+        if name not in raw:
+            if spec.default is None and name in ("task", "model_uri", "lang", "k", "plan", "scores", "experiment"):
+                raise Z2HError(f"{entry}: parameter {name!r} is required ({spec.help})")
+            values[name] = spec.default
+            continue
+        text = raw[name]
+        if spec.choices and text not in spec.choices:
+            raise Z2HError(f"{entry}: {name}={text!r} is not valid; choose one of: {', '.join(spec.choices)}")
+        try:
+            values[name] = spec.parse(text)
+        except ValueError as exc:
+            raise Z2HError(f"{entry}: {name}={text!r} is not valid: {exc}") from None
+    return Params(entry, values, set(raw))
+
+
+def build_help(entry: str) -> argparse.ArgumentParser:
+    """An argparse parser used only to print `--help` (parsing itself is `parse_params`)."""
+    parser = argparse.ArgumentParser(prog=f"z2h {entry}")
+    for spec in params_for(entry):
+        default = "task default" if spec.default is None else spec.default
+        choices = f" [{'|'.join(spec.choices)}]" if spec.choices else ""
+        parser.add_argument(f"--{spec.name}", help=f"{spec.help}{choices} (default: {default})")
+    return parser

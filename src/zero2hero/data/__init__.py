@@ -1,0 +1,1 @@
+"""Readers for the study's data formats and the data directory layout."""

@@ -1,0 +1,43 @@
+"""A loaded data split: its examples and where exactly they came from."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .text import file_sha256
+
+
+@dataclass
+class Split:
+    """Examples of one (language, split) with their origin, so a run can say what it used."""
+
+    name: str  # e.g. "train", "dev", "test", "pool"
+    lang: str
+    examples: list
+    source: str  # file path or hub id
+    sha256: str  # content hash of the file (or hub revision)
+    selection: str = "all"  # which examples were kept ("all", "first:500", "shots:<hash>", ...)
+    tags: dict = field(default_factory=dict)
+
+    @property
+    def content_key(self) -> str:
+        return f"{self.sha256}:{self.selection}"
+
+    def head(self, limit: int) -> "Split":
+        """The first `limit` examples (0 = all)."""
+        if not limit or limit >= len(self.examples):
+            return self
+        return Split(self.name, self.lang, self.examples[:limit], self.source, self.sha256,
+                     f"{self.selection}|first:{limit}", dict(self.tags))
+
+    def log_params(self) -> dict[str, str]:
+        prefix = f"data.{self.name}"
+        return {f"{prefix}.file": self.source, f"{prefix}.sha256": self.sha256[:16],
+                f"{prefix}.examples": str(len(self.examples))}
+
+
+def load_split(task, data_dir: str | Path, lang: str, split: str, limit: int = 0, name: str | None = None) -> Split:
+    """Read `split` of `lang` for `task` from `data_dir`, keeping the first `limit` examples (0 = all)."""
+    path = task.file_for(data_dir, lang, split)
+    examples = task.read_file(path)
+    return Split(name or split, lang, examples, str(path), file_sha256(path)).head(limit)

@@ -1,0 +1,34 @@
+"""Shared low-level file reading: UTF-8 with the failing line named, content hashes."""
+from __future__ import annotations
+
+import hashlib
+from functools import lru_cache
+from pathlib import Path
+
+from ..errors import DataError
+
+
+def read_text(path: str | Path) -> str:
+    """Read a UTF-8 file; invalid bytes raise a DataError naming the line where they occur."""
+    path = Path(path)
+    data = path.read_bytes()
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = data[: exc.start].count(b"\n") + 1
+        raise DataError(path, line, f"invalid UTF-8 (byte 0x{data[exc.start]:02x}); expected UTF-8 text") from None
+
+
+@lru_cache(maxsize=256)
+def _sha256(path: str, mtime_ns: int, size: int) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for chunk in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def file_sha256(path: str | Path) -> str:
+    """SHA-256 of a file's bytes (memoised per path, modification time and size)."""
+    stat = Path(path).stat()
+    return _sha256(str(path), stat.st_mtime_ns, stat.st_size)

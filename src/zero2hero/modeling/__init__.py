@@ -1,0 +1,1 @@
+"""Encoders (any Hugging Face AutoModel) and task heads."""

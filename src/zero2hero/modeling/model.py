@@ -1,0 +1,83 @@
+"""TaskModel = encoder + task head; checkpoints are a directory (encoder, tokenizer, head, metadata)."""
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import torch
+from torch import nn
+
+from ..errors import Z2HError
+
+META_FILE = "z2h_checkpoint.json"
+HEAD_FILE = "head.pt"
+
+
+@dataclass
+class ModelMeta:
+    """What a checkpoint needs besides weights to be rebuilt and used."""
+
+    task: str
+    model: str  # the encoder's original HF id or directory (recorded on every run)
+    labels: dict[str, list[str]] = field(default_factory=dict)  # label vocabularies by name
+    max_length: int = 512
+    model_name: str = ""  # slug used in run and registry names
+    head_config: dict = field(default_factory=dict)
+
+
+class TaskModel(nn.Module):
+    """An encoder followed by a head; `forward(batch)` returns the head's dict (with `loss` when gold is given)."""
+
+    def __init__(self, encoder: nn.Module, head: nn.Module, meta: ModelMeta):
+        super().__init__()
+        self.encoder, self.head, self.meta = encoder, head, meta
+
+    def forward(self, batch: dict) -> dict:
+        inputs = {"input_ids": batch["input_ids"], "attention_mask": batch["attention_mask"]}
+        if "token_type_ids" in batch:
+            inputs["token_type_ids"] = batch["token_type_ids"]
+        hidden = self.encoder(**inputs).last_hidden_state
+        return self.head(hidden, batch)
+
+    def decode(self, output: dict, batch: dict) -> list:
+        return self.head.decode(output, batch)
+
+    def save(self, directory: str | Path, tokenizer) -> Path:
+        """Write encoder (`save_pretrained`), tokenizer, head weights and metadata to `directory`."""
+        directory = Path(directory)
+        directory.mkdir(parents=True, exist_ok=True)
+        self.encoder.save_pretrained(directory / "encoder")
+        tokenizer.save_pretrained(directory / "encoder")
+        torch.save(self.head.state_dict(), directory / HEAD_FILE)
+        (directory / META_FILE).write_text(json.dumps(asdict(self.meta), indent=2, ensure_ascii=False))
+        return directory
+
+
+def find_checkpoint_dir(path: str | Path) -> Path:
+    """The directory holding META_FILE at or below `path` (a downloaded run or model artifact)."""
+    path = Path(path)
+    if (path / META_FILE).exists():
+        return path
+    found = sorted(path.rglob(META_FILE))
+    if not found:
+        raise Z2HError(f"{path} is not a zero2hero checkpoint: no {META_FILE} in it or below it")
+    return found[0].parent
+
+
+def load_checkpoint(path: str | Path):
+    """Rebuild (TaskModel, tokenizer) from a checkpoint directory written by `TaskModel.save`."""
+    from transformers import AutoModel, AutoTokenizer
+
+    from ..tasks import get_task
+
+    directory = find_checkpoint_dir(path)
+    meta = ModelMeta(**json.loads((directory / META_FILE).read_text()))
+    tokenizer = AutoTokenizer.from_pretrained(directory / "encoder")
+    encoder = AutoModel.from_pretrained(directory / "encoder")
+    task = get_task(meta.task)
+    head = task.build_head(encoder.config.hidden_size, meta)
+    head.load_state_dict(torch.load(directory / HEAD_FILE, map_location="cpu", weights_only=True))
+    model = TaskModel(encoder, head, meta)
+    model.eval()
+    return model, tokenizer

@@ -1,0 +1,1 @@
+"""The entry points' logic: source training, evaluation, few-shot, search, grid."""

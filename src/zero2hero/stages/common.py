@@ -1,0 +1,62 @@
+"""Pieces every stage shares: building a model, data loading with logged provenance, scoring a split."""
+from __future__ import annotations
+
+import logging
+import tempfile
+from pathlib import Path
+
+from ..data.cache import cached_features
+from ..data.splits import Split
+from ..modeling.model import ModelMeta, TaskModel
+from ..tracking.runs import log_metrics, log_params
+from ..training.evaluator import evaluate
+
+log = logging.getLogger(__name__)
+
+
+def build_model(task, model_id: str, revision: str | None, labels: dict, max_length: int, model_name: str = ""):
+    """A fresh TaskModel (pretrained encoder + new head) and its tokenizer."""
+    from ..modeling.encoder import load_encoder, load_tokenizer
+
+    tokenizer = load_tokenizer(model_id, revision or None)
+    encoder = load_encoder(model_id, revision or None)
+    max_length = min(max_length, getattr(encoder.config, "max_position_embeddings", max_length) or max_length)
+    meta = ModelMeta(task=task.name, model=model_id, labels=labels, max_length=max_length, model_name=model_name)
+    return TaskModel(encoder, task.build_head(encoder.config.hidden_size, meta), meta), tokenizer
+
+
+def features_of(task, split: Split, tokenizer, meta, training: bool) -> list[dict]:
+    return cached_features(task, split.examples, tokenizer, meta, split.content_key, training)
+
+
+def dev_scorer(task, split: Split, tokenizer, meta, batch_size: int):
+    """A `dev_score(model)` function for the training loop (features encoded once)."""
+    features = features_of(task, split, tokenizer, meta, training=False)
+
+    def score(model) -> float:
+        return evaluate(model, task, tokenizer, split.examples, batch_size, features)[task.score_metric]
+
+    return score
+
+
+def score_split(model, task, tokenizer, split: Split, batch_size: int, log: bool = True) -> dict[str, float]:
+    """Evaluate on a labelled split; log its metrics plus `score` (the task's headline metric)."""
+    features = features_of(task, split, tokenizer, model.meta, training=False)
+    metrics = evaluate(model, task, tokenizer, split.examples, batch_size, features, progress=True)
+    metrics["score"] = metrics[task.score_metric]
+    if log:
+        log_metrics(metrics)
+    return metrics
+
+
+def log_splits(*splits: Split) -> None:
+    """Data provenance: file, content hash and example count of every split used."""
+    params = {}
+    for split in splits:
+        params.update(split.log_params())
+    log_params(params)
+
+
+def save_checkpoint_dir(model, tokenizer) -> Path:
+    directory = Path(tempfile.mkdtemp(prefix="z2h-ckpt-")) / "checkpoint"
+    return model.save(directory, tokenizer)

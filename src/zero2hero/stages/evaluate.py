@@ -1,0 +1,85 @@
+"""`evaluate`: score a trained model on target languages, one nested run per language (k = 0)."""
+from __future__ import annotations
+
+import logging
+
+import mlflow
+
+from ..config import Params
+from ..data.layout import has_file
+from ..data.splits import load_split
+from ..errors import Z2HError
+from ..languages import KNOWN_LANGS, TASK_TARGETS
+from ..modeling.encoder import model_slug
+from ..modeling.model import load_checkpoint
+from ..tasks import get_task
+from ..tracking.registry import resolve_model
+from ..tracking.runs import log_params, run_name, stage_run
+from ..tracking.server import check_tracking_server
+from ..training.config import pick_device
+from .common import log_splits, score_split
+
+log = logging.getLogger(__name__)
+
+
+def resolve_langs(task, data_dir: str, langs: str, split: str) -> list[str]:
+    """`all` = the study's targets with data; otherwise every listed language must have the split on disk."""
+    with_data = [lang for lang in sorted(KNOWN_LANGS) if has_file(data_dir, task.data_kind, lang, split)]
+    if langs.strip() == "all":
+        chosen = [lang for lang in TASK_TARGETS[task.name] if lang in with_data]
+        if not chosen:
+            raise Z2HError(f"no {task.name} {split} data for any target language under {data_dir}")
+        return chosen
+    chosen = [lang.strip() for lang in langs.split(",") if lang.strip()]
+    for lang in chosen:
+        if lang not in KNOWN_LANGS:
+            raise Z2HError(f"unknown language {lang!r}; valid ISO 639-1 codes: {', '.join(KNOWN_LANGS)}")
+        if lang not in with_data:
+            task.file_for(data_dir, lang, split)  # raises with the expected file name
+    if not chosen:
+        raise Z2HError("langs is empty; give a comma-separated list such as it,tr or all")
+    return chosen
+
+
+def load_model(model_uri: str):
+    """(model, tokenizer, ResolvedModel) for any accepted model URI, moved to the compute device."""
+    resolved = resolve_model(model_uri)
+    model, tokenizer = load_checkpoint(resolved.checkpoint_dir)
+    model.to(pick_device())
+    return model, tokenizer, resolved
+
+
+def lineage_tags(resolved) -> dict[str, str]:
+    """Tags that link a run to the model it started from (shown in the MLflow UI)."""
+    tags = {"z2h.model_uri": resolved.uri}
+    if resolved.source_run_id:
+        tags["z2h.source_run_id"] = resolved.source_run_id
+    if resolved.version:
+        tags["z2h.model_version"] = f"{resolved.registered_name}/{resolved.version}"
+    return tags
+
+
+def run_evaluate(params: Params) -> str:
+    task = get_task(params.task)
+    check_tracking_server()
+    langs = resolve_langs(task, params.data_dir, params.langs, params.split)
+    model, tokenizer, resolved = load_model(params.model_uri)
+    if model.meta.task != task.name:
+        raise Z2HError(f"model {params.model_uri} was trained for task {model.meta.task!r}, not {task.name!r}")
+    slug = model.meta.model_name or model_slug(model.meta.model)
+    tags = lineage_tags(resolved)
+    with stage_run("evaluate", run_name("evaluate", task.name, slug), tags=tags) as parent:
+        log_params({"task": task.name, "model": model.meta.model, "model_uri": params.model_uri,
+                    "langs": ",".join(langs), "split": params.split, "max_eval_examples": params.max_eval_examples})
+        scores = {}
+        for lang in langs:
+            with stage_run("evaluate", run_name("evaluate", task.name, slug, lang, k=0), tags=tags, nested=True):
+                log_params({"task": task.name, "model": model.meta.model, "model_name": slug,
+                            "model_uri": params.model_uri, "lang": lang, "k": 0, "split": params.split,
+                            "max_eval_examples": params.max_eval_examples})
+                split = load_split(task, params.data_dir, lang, params.split, params.max_eval_examples)
+                log_splits(split)
+                scores[lang] = score_split(model, task, tokenizer, split, params.eval_batch_size)["score"]
+                print(f"evaluate {task.name} {slug} {lang}: {task.score_metric} {scores[lang]:.2f}")
+        mlflow.log_metrics({f"score_{lang}": value for lang, value in scores.items()})
+        return parent.info.run_id

@@ -1,0 +1,69 @@
+"""`source`: fine-tune on English, pick the best epoch on English dev, score English test, register."""
+from __future__ import annotations
+
+import logging
+
+import mlflow
+
+from ..config import Params
+from ..data.splits import load_split
+from ..languages import SOURCE_LANG
+from ..modeling.encoder import model_slug
+from ..tasks import get_task
+from ..tracking.registry import log_checkpoint_model, registered_name
+from ..tracking.runs import MlflowTrainingLogger, log_params, run_name, stage_run
+from ..tracking.server import check_tracking_server
+from ..training.config import TrainConfig
+from ..training.loop import train
+from .common import build_model, dev_scorer, features_of, log_splits, save_checkpoint_dir, score_split
+
+log = logging.getLogger(__name__)
+
+
+def load_source_splits(task, params: Params, config: TrainConfig):
+    """English train/dev/test (tasks with stand-ins override `source_splits`)."""
+    if hasattr(task, "source_splits"):
+        return task.source_splits(params.data_dir, params.stand_in, config)
+    train_split = load_split(task, params.data_dir, SOURCE_LANG, "train", config.max_train_examples)
+    dev_split = load_split(task, params.data_dir, SOURCE_LANG, "dev", config.max_eval_examples)
+    test_split = load_split(task, params.data_dir, SOURCE_LANG, "test", config.max_eval_examples)
+    return train_split, dev_split, test_split
+
+
+def train_source(task, params: Params, config: TrainConfig, callbacks=(), dev_only: bool = False):
+    """Train a source model in the active run; returns (model, tokenizer, TrainResult, splits)."""
+    train_split, dev_split, test_split = load_source_splits(task, params, config)
+    log_splits(train_split, dev_split, test_split)
+    for key, value in train_split.tags.items():
+        mlflow.set_tag(key, value)
+    model, tokenizer = build_model(task, params.model, params.model_revision, task.label_vocabs(train_split.examples),
+                                   config.max_length, params.model_name or model_slug(params.model))
+    train_features = features_of(task, train_split, tokenizer, model.meta, training=True)
+    dev_score = dev_scorer(task, dev_split, tokenizer, model.meta, config.eval_batch_size)
+    result = train(model, task, tokenizer, train_features, config, dev_score,
+                   [MlflowTrainingLogger(), *callbacks])
+    return model, tokenizer, result, (train_split, dev_split, test_split)
+
+
+def run_source(params: Params) -> str:
+    """The `source` entry point; returns the run id."""
+    task = get_task(params.task)
+    config = TrainConfig.resolve(task.defaults, params.values)
+    check_tracking_server()
+    slug = params.model_name or model_slug(params.model)
+    name = params.register_as or registered_name(task.name, slug)
+    with stage_run("source", run_name("source", task.name, slug, SOURCE_LANG, seed=config.seed)) as run:
+        log_params({"task": task.name, "model": params.model, "model_name": slug, "lang": SOURCE_LANG, "k": 0,
+                    **config.as_params()})
+        model, tokenizer, result, (_, _, test_split) = train_source(task, params, config)
+        log_params({"best_epoch": result.best_epoch})
+        metrics = score_split(model, task, tokenizer, test_split, config.eval_batch_size)
+        checkpoint = save_checkpoint_dir(model, tokenizer)
+        model_uri, version = log_checkpoint_model(
+            checkpoint, register_as=name, alias=params.alias,
+            tags={"task": task.name, "model": params.model, "score": f"{metrics['score']:.2f}"},
+        )
+        mlflow.set_tags({"z2h.registered_model": f"{name}/{version}", "z2h.model_uri": model_uri})
+        print(f"source {task.name} {slug}: en test {task.score_metric} {metrics['score']:.2f}; "
+              f"registered models:/{name}@{params.alias} (version {version})")
+        return run.info.run_id

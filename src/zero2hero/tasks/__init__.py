@@ -1,0 +1,19 @@
+"""Task registry: adding a task is one module here and one entry in TASKS."""
+from __future__ import annotations
+
+from importlib import import_module
+
+from ..errors import choose
+
+# name -> "module:Class"; imported lazily so that `z2h --help` stays fast
+TASKS = {
+    "pos": "pos:PosTask",
+}
+
+
+def get_task(name: str):
+    """The task object for `name`, or an error listing the tasks that exist."""
+    choose("task", name, TASKS)
+    module_name, class_name = TASKS[name].split(":")
+    module = import_module(f"{__name__}.{module_name}")
+    return getattr(module, class_name)()

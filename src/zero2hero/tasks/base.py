@@ -1,0 +1,94 @@
+"""The task contract: every task turns examples into features, builds its head, decodes and scores.
+
+A task differs from another only here and in its head; reading files, batching, the training loop,
+evaluation and tracking are shared.
+"""
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+from torch import nn
+
+from ..modeling.model import ModelMeta
+
+
+@dataclass(frozen=True)
+class TrainDefaults:
+    """SPEC §3 defaults of a task (every one overridable by a parameter)."""
+
+    lr: float
+    epochs: int
+    batch_size: int
+    max_length: int
+
+
+class Task(ABC):
+    name: str
+    data_kind: str  # key of data.layout.PATTERNS
+    score_metric: str  # which metric is `score`
+    defaults: TrainDefaults
+    few_shot_defaults: TrainDefaults
+    sampling_strategies: tuple[str, ...] = ("random", "shortest", "longest")
+
+    # ---- data ----
+    @abstractmethod
+    def read_file(self, path: Path) -> list:
+        """Parse one data file into examples (raises DataError with file and line)."""
+
+    def file_for(self, data_dir: str | Path, lang: str, split: str) -> Path:
+        from ..data.layout import find_file
+
+        return find_file(data_dir, self.data_kind, lang, split)
+
+    def read(self, data_dir: str | Path, lang: str, split: str) -> list:
+        return self.read_file(self.file_for(data_dir, lang, split))
+
+    def n_tokens(self, example) -> int:
+        """Size of one example for few-shot records and length-based sampling."""
+        return len(example)
+
+    # ---- model ----
+    @abstractmethod
+    def label_vocabs(self, examples: list) -> dict[str, list[str]]:
+        """Label vocabularies learned from training examples (empty for span tasks)."""
+
+    @abstractmethod
+    def build_head(self, hidden_size: int, meta: ModelMeta) -> nn.Module:
+        """The task head; `head(hidden, batch)` returns a dict with `loss` when gold is in the batch."""
+
+    # ---- features ----
+    @abstractmethod
+    def encode(self, examples: list, tokenizer, meta: ModelMeta, training: bool) -> list[dict]:
+        """Tokenise examples into features (plain Python lists; several per example allowed)."""
+
+    @abstractmethod
+    def collate(self, features: list[dict], tokenizer) -> dict:
+        """Pad a list of features into a batch of tensors (dynamic padding to the longest)."""
+
+    def feature_length(self, feature: dict) -> int:
+        return len(feature["input_ids"])
+
+    def finalize(self, examples: list, features: list[dict], predictions: list, meta: ModelMeta) -> list:
+        """Per-feature decoded outputs -> one prediction per example, in the form `score` compares with gold."""
+        return predictions
+
+    # ---- scoring ----
+    @abstractmethod
+    def score(self, examples: list, predictions: list) -> dict[str, float]:
+        """Metrics in percent; must include `self.score_metric`."""
+
+    # ---- pyfunc ----
+    @abstractmethod
+    def examples_from_frame(self, frame: pd.DataFrame) -> list:
+        """Turn a pyfunc input DataFrame into unlabelled examples."""
+
+    @abstractmethod
+    def frame_from_predictions(self, predictions: list) -> pd.DataFrame:
+        """Turn predictions into the pyfunc output DataFrame."""
+
+    def describe(self) -> dict[str, Any]:
+        return {"task": self.name, "metric": self.score_metric}

@@ -1,0 +1,85 @@
+"""Shared machinery of the word-level tasks (POS, DEP, NER): alignment, padding, pyfunc frames.
+
+Each word is represented by its first subword. Words that do not fit into `max_length` subwords
+(or that the tokenizer maps to no subword at all) are represented by the first token ([CLS]/<s>):
+they are still predicted and still count in the metric — the rule is explicit and the count is logged.
+"""
+from __future__ import annotations
+
+import logging
+
+import pandas as pd
+import torch
+
+from ..data.examples import WordExample
+from ..modeling.heads import IGNORE
+from .base import Task
+
+log = logging.getLogger(__name__)
+
+
+def align_words(words: list[str], tokenizer, max_length: int) -> tuple[list[int], list[int], int]:
+    """Tokenise pre-split words; return (input_ids, first-subword index per word, words left without one)."""
+    encoding = tokenizer(words, is_split_into_words=True, truncation=True, max_length=max_length)
+    starts = [0] * len(words)
+    seen = set()
+    for position, word_id in enumerate(encoding.word_ids()):
+        if word_id is not None and word_id not in seen:
+            seen.add(word_id)
+            starts[word_id] = position
+    return encoding["input_ids"], starts, len(words) - len(seen)
+
+
+def pad(rows: list[list[int]], value: int) -> torch.Tensor:
+    width = max((len(row) for row in rows), default=0)
+    return torch.tensor([row + [value] * (width - len(row)) for row in rows], dtype=torch.long)
+
+
+class WordLevelTask(Task):
+    """Base for tasks that label every word of a pre-tokenised sentence."""
+
+    data_kind = "ud"
+    tag_vocab = "tags"
+
+    def word_labels(self, example: WordExample, meta) -> dict[str, list[int]]:
+        """Per-word integer targets for the batch (task-specific); IGNORE where unknown."""
+        vocab = {label: i for i, label in enumerate(meta.labels[self.tag_vocab])}
+        return {"labels": [vocab.get(tag, IGNORE) for tag in example.tags]}
+
+    def encode(self, examples, tokenizer, meta, training):
+        features, truncated = [], 0
+        for index, example in enumerate(examples):
+            input_ids, starts, lost = align_words(example.words, tokenizer, meta.max_length)
+            truncated += lost
+            feature = {"example_index": index, "input_ids": input_ids, "word_starts": starts}
+            if example.tags is not None or example.heads is not None:
+                feature.update(self.word_labels(example, meta))
+            features.append(feature)
+        if truncated:
+            log.warning(
+                "%d words had no subword within max_length=%d; they are predicted from the first token and still scored",
+                truncated, meta.max_length,
+            )
+        return features
+
+    def collate(self, features, tokenizer):
+        input_ids = pad([f["input_ids"] for f in features], tokenizer.pad_token_id)
+        batch = {
+            "input_ids": input_ids,
+            "attention_mask": pad([[1] * len(f["input_ids"]) for f in features], 0),
+            "word_starts": pad([f["word_starts"] for f in features], 0),
+            "n_words": torch.tensor([len(f["word_starts"]) for f in features]),
+        }
+        batch["word_mask"] = pad([[1] * len(f["word_starts"]) for f in features], 0).bool()
+        for key in self.label_keys(features):
+            batch[key] = pad([f[key] for f in features], IGNORE)
+        return batch
+
+    @staticmethod
+    def label_keys(features) -> list[str]:
+        return [key for key in ("labels", "heads", "relations") if features and key in features[0]]
+
+    def examples_from_frame(self, frame: pd.DataFrame) -> list[WordExample]:
+        if "tokens" not in frame.columns:
+            raise ValueError(f"{self.name}: the input DataFrame needs a column 'tokens' (a list of words per row)")
+        return [WordExample(id=str(i), words=[str(w) for w in list(tokens)]) for i, tokens in enumerate(frame["tokens"])]

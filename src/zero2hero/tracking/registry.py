@@ -1,0 +1,89 @@
+"""Checkpoints as pyfunc models, the model registry (`z2h-<task>-<slug>@source`), and model URI resolution."""
+from __future__ import annotations
+
+import logging
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import mlflow
+from mlflow.exceptions import MlflowException
+from mlflow.tracking import MlflowClient
+
+from ..errors import Z2HError
+from ..modeling.model import find_checkpoint_dir
+
+log = logging.getLogger(__name__)
+
+# Pinned loosely: what the pyfunc model needs to load a checkpoint (skips MLflow's slow inference).
+PIP_REQUIREMENTS = ["torch>=2.4", "transformers>=5.0", "mlflow>=3.0", "pandas", "conllu", "seqeval"]
+
+
+def registered_name(task: str, slug: str) -> str:
+    return f"z2h-{task}-{slug}"
+
+
+def log_checkpoint_model(checkpoint_dir: str | Path, register_as: str | None = None, alias: str | None = None,
+                         tags: dict | None = None):
+    """Log the checkpoint as a pyfunc model of the active run; optionally register it and set `alias`.
+
+    Returns (model_uri, version or None).
+    """
+
+    info = mlflow.pyfunc.log_model(
+        name="model",
+        python_model=str(Path(__file__).with_name("pyfunc_entry.py")),
+        artifacts={"checkpoint": str(checkpoint_dir)},
+        pip_requirements=PIP_REQUIREMENTS,
+        registered_model_name=register_as or None,
+    )
+    version = None
+    if register_as:
+        version = info.registered_model_version
+        client = MlflowClient()
+        if alias:
+            client.set_registered_model_alias(register_as, alias, version)
+        for key, value in (tags or {}).items():
+            client.set_model_version_tag(register_as, version, key, str(value))
+    return info.model_uri, version
+
+
+@dataclass
+class ResolvedModel:
+    checkpoint_dir: Path
+    uri: str
+    source_run_id: str | None
+    version: str | None
+    registered_name: str | None
+
+
+def resolve_model(uri: str, download_dir: str | None = None) -> ResolvedModel:
+    """Download (if needed) and locate the checkpoint behind a model URI or local directory.
+
+    Accepts `models:/NAME@ALIAS`, `models:/NAME/VERSION`, `runs:/RUN_ID/model`, `models:/m-<id>` and directories.
+    """
+    if Path(uri).expanduser().is_dir():
+        return ResolvedModel(find_checkpoint_dir(Path(uri).expanduser()), uri, None, None, None)
+    if not uri.startswith(("models:/", "runs:/", "mlflow-artifacts:/", "file:", "s3://", "gs://")):
+        raise Z2HError(
+            f"model_uri {uri!r} is neither a directory nor a model URI; expected models:/NAME@ALIAS, "
+            "models:/NAME/VERSION, runs:/RUN_ID/model or a local checkpoint directory"
+        )
+    client = MlflowClient()
+    source_run_id = version = name = None
+    try:
+        if uri.startswith("models:/") and not uri.startswith("models:/m-"):
+            name, _, rest = uri[len("models:/"):].partition("@")
+            if rest:
+                model_version = client.get_model_version_by_alias(name, rest)
+            else:
+                name, _, number = name.partition("/")
+                model_version = client.get_model_version(name, number)
+            version, source_run_id = model_version.version, model_version.run_id
+        elif uri.startswith("runs:/"):
+            source_run_id = uri[len("runs:/"):].split("/")[0]
+        target = download_dir or tempfile.mkdtemp(prefix="z2h-model-")
+        local = mlflow.artifacts.download_artifacts(artifact_uri=uri, dst_path=target)
+    except MlflowException as exc:
+        raise Z2HError(f"cannot load model {uri!r}: {exc.message.splitlines()[0]}") from None
+    return ResolvedModel(find_checkpoint_dir(local), uri, source_run_id, version, name)

@@ -1,0 +1,107 @@
+"""Runs with the INTERFACE.md schema: names, stage tags, params logged once, metrics in percent.
+
+Under `mlflow run`, MLflow has already logged every -P value and MLproject default as a string param;
+logging the same key with another string fails, so params are logged only where not yet present.
+"""
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import traceback
+
+import mlflow
+from mlflow.tracking import MlflowClient
+
+from ..errors import Z2HError
+from .server import check_tracking_server
+
+log = logging.getLogger(__name__)
+
+os.environ.setdefault("MLFLOW_SUPPRESS_PRINTING_URL_TO_STDOUT", "true")
+
+
+def run_name(stage: str, task: str, model: str, lang: str | None = None, k: int | None = None,
+             sampling: str | None = None, seed: int | None = None) -> str:
+    """Readable run names: `few_shot/pos/minilm/tr/k=10/longest/s1`."""
+    parts = [stage, task, model]
+    if lang:
+        parts.append(lang)
+    if k is not None:
+        parts.append(f"k={k}")
+    if sampling:
+        parts.append(sampling)
+    if seed is not None:
+        parts.append(f"s{seed}")
+    return "/".join(parts)
+
+
+def _string(value) -> str:
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    return str(value)
+
+
+def log_params(params: dict) -> None:
+    """Log params of the active run, skipping keys the run already has (e.g. set by `mlflow run`)."""
+    run = mlflow.active_run()
+    existing = MlflowClient().get_run(run.info.run_id).data.params
+    fresh = {key: _string(value)[:6000] for key, value in params.items() if key not in existing and value is not None}
+    if fresh:
+        mlflow.log_params(fresh)
+
+
+def log_metrics(metrics: dict, step: int | None = None, synchronous: bool = True) -> None:
+    mlflow.log_metrics({key: float(value) for key, value in metrics.items()}, step=step, synchronous=synchronous)
+
+
+def _fail_run(exc: BaseException) -> None:
+    message = str(exc) if isinstance(exc, Z2HError) else "".join(traceback.format_exception(exc))
+    with contextlib.suppress(Exception):
+        mlflow.set_tag("z2h.error", str(exc)[:4000] or type(exc).__name__)
+        mlflow.log_text(message, "error.txt")
+    status = "KILLED" if isinstance(exc, KeyboardInterrupt) else "FAILED"
+    mlflow.end_run(status=status)
+
+
+@contextlib.contextmanager
+def stage_run(stage: str, name: str, tags: dict | None = None, nested: bool = False, experiment: str | None = None):
+    """Start (or, under `mlflow run`, attach to) a run tagged `z2h.stage`; mark it FAILED with the reason on error.
+
+    Nested runs are children of the active run. The first call checks the tracking server answers.
+    """
+    check_tracking_server()
+    if experiment and not nested and not os.environ.get("MLFLOW_RUN_ID"):
+        mlflow.set_experiment(experiment)
+    run = mlflow.start_run(run_name=name, nested=nested)
+    try:
+        mlflow.set_tags({"z2h.stage": stage, "mlflow.runName": name, **(tags or {})})
+        yield run
+    except BaseException as exc:
+        _fail_run(exc)
+        raise
+    else:
+        mlflow.end_run()
+
+
+class MlflowTrainingLogger:
+    """Training callback: `train_loss` per step (asynchronously) and `dev_score` per epoch."""
+
+    def __init__(self, log_every: int = 1):
+        self.log_every = log_every
+
+    def on_train_begin(self, total_steps):
+        pass
+
+    def on_step(self, step, loss, lr):
+        if step % self.log_every == 0:
+            log_metrics({"train_loss": loss, "lr": lr}, step=step, synchronous=False)
+
+    def on_epoch_end(self, epoch, dev_score, train_loss):
+        metrics = {"train_loss_epoch": train_loss}
+        if dev_score is not None:
+            metrics["dev_score"] = dev_score
+        log_metrics(metrics, step=epoch, synchronous=False)
+
+    def on_train_end(self, result):
+        mlflow.flush_async_logging()

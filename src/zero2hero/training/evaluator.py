@@ -1,0 +1,41 @@
+"""Prediction and scoring shared by every task and stage."""
+from __future__ import annotations
+
+import torch
+from tqdm.auto import tqdm
+
+from .batching import iterate_batches, length_grouped_batches
+from .config import pick_device
+from .loop import autocast
+
+
+@torch.no_grad()
+def predict_features(model, task, tokenizer, features: list[dict], batch_size: int = 64, progress: bool = False) -> list:
+    """Decoded head output for every feature, in feature order (batches are length-sorted internally)."""
+    device = next(model.parameters()).device if any(True for _ in model.parameters()) else pick_device()
+    model.eval()
+    lengths = [task.feature_length(f) for f in features]
+    outputs: list = [None] * len(features)
+    batches = length_grouped_batches(lengths, batch_size, seed=None)
+    for indices, batch in tqdm(iterate_batches(task, features, tokenizer, batches, device),
+                               total=len(batches), desc=f"{task.name} predict", disable=not progress, leave=False):
+        gold_free = {key: value for key, value in batch.items() if key not in ("labels", "heads", "relations")}
+        with autocast(device):
+            output = model(gold_free)
+        for index, decoded in zip(indices, model.decode(output, batch)):
+            outputs[index] = decoded
+    return outputs
+
+
+def predict_examples(model, task, tokenizer, examples: list, batch_size: int = 64, features=None, progress=False) -> list:
+    """One prediction per example (features encoded here unless given)."""
+    if features is None:
+        features = task.encode(examples, tokenizer, model.meta, training=False)
+    decoded = predict_features(model, task, tokenizer, features, batch_size, progress)
+    return task.finalize(examples, features, decoded, model.meta)
+
+
+def evaluate(model, task, tokenizer, examples: list, batch_size: int = 64, features=None, progress=False) -> dict[str, float]:
+    """The task's metrics (percent) on labelled examples."""
+    predictions = predict_examples(model, task, tokenizer, examples, batch_size, features, progress)
+    return task.score(examples, predictions)

@@ -1,0 +1,135 @@
+"""The one training loop: AdamW, optional warm-up/linear decay, gradient accumulation, length-grouped
+batches, bf16 autocast on CUDA, seeded and deterministic on CPU, per-epoch dev scoring with the best
+epoch kept. Logging happens only through callbacks."""
+from __future__ import annotations
+
+import contextlib
+import math
+import random
+from dataclasses import dataclass, field
+from typing import Callable
+
+import numpy as np
+import torch
+from tqdm.auto import tqdm
+
+from .batching import iterate_batches, length_grouped_batches
+from .callbacks import Callback
+from .config import TrainConfig, pick_device
+
+
+@dataclass
+class TrainResult:
+    best_epoch: int
+    best_dev_score: float | None
+    dev_scores: list[float | None] = field(default_factory=list)
+    train_losses: list[float] = field(default_factory=list)
+    steps: int = 0
+
+
+def seed_everything(seed: int) -> None:
+    random.seed(seed)
+    np.random.seed(seed % (2**32))
+    torch.manual_seed(seed)
+    torch.use_deterministic_algorithms(True, warn_only=True)
+
+
+def autocast(device: torch.device):
+    """bf16 autocast on CUDA; plain fp32 on CPU (bf16 matmuls are slower than fp32 on most CPUs)."""
+    if device.type == "cuda":
+        return torch.autocast("cuda", dtype=torch.bfloat16)
+    return contextlib.nullcontext()
+
+
+def _trainable(model, freeze_embeddings: bool):
+    for name, parameter in model.named_parameters():
+        if freeze_embeddings and ".embeddings." in f".{name}":
+            parameter.requires_grad_(False)
+            continue
+        if parameter.requires_grad:
+            yield parameter
+
+
+def _schedule(config: TrainConfig, total_steps: int):
+    warmup = int(config.warmup_ratio * total_steps)
+
+    def factor(step: int) -> float:
+        if warmup and step < warmup:
+            return (step + 1) / warmup
+        if config.linear_decay:
+            return max(0.0, (total_steps - step) / max(1, total_steps - warmup))
+        return 1.0
+
+    return factor
+
+
+def train(
+    model,
+    task,
+    tokenizer,
+    features: list[dict],
+    config: TrainConfig,
+    dev_score: Callable[[object], float] | None = None,
+    callbacks: list[Callback] = (),
+    progress: bool = True,
+) -> TrainResult:
+    """Train `model` on task `features`; after each epoch call `dev_score(model)` and keep the best epoch.
+
+    Returns the epochs' dev scores and mean train losses; the model ends with the best epoch's weights.
+    """
+    if not features:
+        raise ValueError("no training features")
+    device = pick_device()
+    seed_everything(config.seed)
+    model.to(device)
+    optimizer = torch.optim.AdamW(
+        list(_trainable(model, config.freeze_embeddings)), lr=config.lr, weight_decay=config.weight_decay
+    )
+    lengths = [task.feature_length(f) for f in features]
+    steps_per_epoch = math.ceil(len(features) / config.batch_size)
+    total_steps = steps_per_epoch * config.epochs
+    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, _schedule(config, total_steps))
+    for callback in callbacks:
+        callback.on_train_begin(total_steps)
+
+    result, best_state, step = TrainResult(best_epoch=0, best_dev_score=None), None, 0
+    for epoch in range(1, config.epochs + 1):
+        model.train()
+        batches = length_grouped_batches(lengths, config.batch_size, seed=config.seed * 1000 + epoch)
+        losses = []
+        bar = tqdm(batches, desc=f"{task.name} epoch {epoch}/{config.epochs}", disable=not progress, leave=False)
+        for indices in bar:
+            optimizer.zero_grad(set_to_none=True)
+            micro_size = math.ceil(len(indices) / config.grad_accum)
+            micro_batches = [indices[i : i + micro_size] for i in range(0, len(indices), micro_size)]
+            batch_loss = 0.0
+            for micro, batch in iterate_batches(task, features, tokenizer, micro_batches, device):
+                with autocast(device):
+                    loss = model(batch)["loss"] * (len(micro) / len(indices))
+                loss.backward()
+                batch_loss += loss.item()
+            if config.max_grad_norm:
+                torch.nn.utils.clip_grad_norm_(model.parameters(), config.max_grad_norm)
+            optimizer.step()
+            scheduler.step()
+            step += 1
+            losses.append(batch_loss)
+            bar.set_postfix(loss=f"{batch_loss:.4f}")
+            for callback in callbacks:
+                callback.on_step(step, batch_loss, scheduler.get_last_lr()[0])
+        score = dev_score(model) if dev_score is not None else None
+        result.dev_scores.append(score)
+        result.train_losses.append(float(np.mean(losses)))
+        for callback in callbacks:
+            callback.on_epoch_end(epoch, score, result.train_losses[-1])
+        if score is None or result.best_dev_score is None or score > result.best_dev_score:
+            result.best_epoch, result.best_dev_score = epoch, score
+            if epoch < config.epochs and score is not None:
+                best_state = {k: v.detach().to("cpu", copy=True) for k, v in model.state_dict().items()}
+    if result.best_epoch != config.epochs and best_state is not None:
+        model.load_state_dict(best_state)
+    result.steps = step
+    model.eval()
+    for callback in callbacks:
+        callback.on_train_end(result)
+    return result
