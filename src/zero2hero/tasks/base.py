@@ -51,6 +51,17 @@ class Task(ABC):
         """Size of one example for few-shot records and length-based sampling."""
         return len(example)
 
+    def pool_split(self, data_dir: str | Path, lang: str) -> str:
+        """The split that holds a language's few-shot pool (SPEC §4): train if on disk, else dev."""
+        from ..data.layout import has_file
+
+        return "train" if has_file(data_dir, self.data_kind, lang, "train") else "dev"
+
+    def sampling_units(self, examples: list) -> list[tuple[str, list[int]]]:
+        """Units that few-shot sampling draws (id, example indices); one per example unless a task groups
+        them (XQuAD: whole articles)."""
+        return [(getattr(example, "id", str(i)), [i]) for i, example in enumerate(examples)]
+
     # ---- model ----
     @abstractmethod
     def label_vocabs(self, examples: list) -> dict[str, list[str]]:
