@@ -14,10 +14,13 @@ from ..training.evaluator import evaluate
 log = logging.getLogger(__name__)
 
 
-def build_model(task, model_id: str, revision: str | None, labels: dict, max_length: int, model_name: str = ""):
-    """A fresh TaskModel (pretrained encoder + new head) and its tokenizer."""
+def build_model(task, model_id: str, revision: str | None, labels: dict, max_length: int, model_name: str = "",
+                seed: int = 1):
+    """A fresh TaskModel (pretrained encoder + new head, initialised from `seed`) and its tokenizer."""
     from ..modeling.encoder import load_encoder, load_tokenizer
+    from ..training.loop import seed_everything
 
+    seed_everything(seed)
     tokenizer = load_tokenizer(model_id, revision or None)
     encoder = load_encoder(model_id, revision or None)
     max_length = min(max_length, getattr(encoder.config, "max_position_embeddings", max_length) or max_length)

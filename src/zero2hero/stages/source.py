@@ -37,7 +37,7 @@ def train_source(task, params: Params, config: TrainConfig, callbacks=(), dev_on
     for key, value in train_split.tags.items():
         mlflow.set_tag(key, value)
     model, tokenizer = build_model(task, params.model, params.model_revision, task.label_vocabs(train_split.examples),
-                                   config.max_length, params.model_name or model_slug(params.model))
+                                   config.max_length, params.model_name or model_slug(params.model), config.seed)
     train_features = features_of(task, train_split, tokenizer, model.meta, training=True)
     dev_score = dev_scorer(task, dev_split, tokenizer, model.meta, config.eval_batch_size)
     result = train(model, task, tokenizer, train_features, config, dev_score,

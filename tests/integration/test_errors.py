@@ -1,0 +1,88 @@
+"""Bad input exits non-zero with file and line and no traceback; failed runs are marked FAILED."""
+from __future__ import annotations
+
+import shutil
+import time
+
+import pytest
+from mlflow.tracking import MlflowClient
+
+from helpers import free_port, z2h
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture
+def small_ud(tmp_path, data_dir):
+    """A data_dir with a small copy of English UD (first 40 sentences of each split)."""
+    root = tmp_path / "data" / "ud" / "en"
+    root.mkdir(parents=True)
+    for split in ("train", "dev", "test"):
+        text = (data_dir / "ud" / "en" / f"en_ewt-ud-{split}.conllu").read_text()
+        (root / f"en_ewt-ud-{split}.conllu").write_text("\n\n".join(text.split("\n\n")[:40]) + "\n\n")
+    return tmp_path / "data"
+
+
+def test_unreachable_tracking_server_fails_within_seconds(tiny_bert, data_dir):
+    uri = f"http://127.0.0.1:{free_port()}"
+    started = time.time()
+    result = z2h("source", "--task", "pos", "--model", str(tiny_bert), "--data_dir", str(data_dir), tracking_uri=uri)
+    assert time.time() - started < 30
+    assert result.returncode == 2
+    assert uri in result.stderr and "not reachable" in result.stderr and "Traceback" not in result.stderr
+
+
+@pytest.mark.parametrize("corruption, expected", [
+    (lambda lines: lines.__setitem__(5, lines[5].rsplit("\t", 1)[0]), ":6: expected 10 tab-separated columns, found 9"),
+    (lambda lines: lines.__setitem__(5, "\t".join(lines[5].split("\t")[:6] + ["x"] + lines[5].split("\t")[7:])),
+     ":6: HEAD 'x' is not a non-negative integer"),
+    (lambda lines: lines.__setitem__(5, "\t".join(lines[5].split("\t")[:6] + ["99"] + lines[5].split("\t")[7:])),
+     ":6: HEAD 99 out of range"),
+])
+def test_malformed_conllu_fails_run_with_file_and_line(small_ud, tiny_bert, local_tracking, corruption, expected):
+    path = small_ud / "ud" / "en" / "en_ewt-ud-train.conllu"
+    lines = path.read_text().split("\n")
+    corruption(lines)
+    path.write_text("\n".join(lines))
+    result = z2h("source", "--task", "pos", "--model", str(tiny_bert), "--data_dir", str(small_ud), "--epochs", "1",
+                 tracking_uri=local_tracking)
+    assert result.returncode == 2, result.stderr
+    assert f"{path}{expected}" in result.stderr and "Traceback" not in result.stderr
+    run = MlflowClient(local_tracking).search_runs(["0"])[0]
+    assert run.info.status == "FAILED" and expected in run.data.tags["z2h.error"]
+
+
+def test_empty_and_non_utf8_files(small_ud, tiny_bert, local_tracking):
+    path = small_ud / "ud" / "en" / "en_ewt-ud-dev.conllu"
+    path.write_text("")
+    result = z2h("source", "--task", "pos", "--model", str(tiny_bert), "--data_dir", str(small_ud),
+                 tracking_uri=local_tracking)
+    assert result.returncode == 2 and f"{path}: empty file" in result.stderr and "Traceback" not in result.stderr
+    shutil.copy(small_ud / "ud" / "en" / "en_ewt-ud-test.conllu", path)
+    path.write_bytes(path.read_bytes().replace(b"\n", b"\n\xfe", 1))
+    result = z2h("source", "--task", "pos", "--model", str(tiny_bert), "--data_dir", str(small_ud),
+                 tracking_uri=local_tracking)
+    assert result.returncode == 2 and f"{path}:2: invalid UTF-8" in result.stderr
+
+
+def test_missing_split_names_the_expected_file(small_ud, tiny_bert, local_tracking):
+    (small_ud / "ud" / "en" / "en_ewt-ud-dev.conllu").unlink()
+    result = z2h("source", "--task", "pos", "--model", str(tiny_bert), "--data_dir", str(small_ud),
+                 tracking_uri=local_tracking)
+    assert result.returncode == 2
+    assert f"no dev split for 'en': expected a file matching {small_ud}/ud/en/*-ud-dev.conllu" in result.stderr
+
+
+def test_unknown_model_path_task_and_language(small_ud, tmp_path, local_tracking):
+    result = z2h("source", "--task", "pos", "--model", str(tmp_path / "no-such-model"), "--data_dir", str(small_ud),
+                 tracking_uri=local_tracking)
+    assert result.returncode == 2 and "no-such-model" in result.stderr and "bert-base-multilingual-cased" in result.stderr
+    assert "Traceback" not in result.stderr
+    result = z2h("source", "--task", "tagging", tracking_uri=local_tracking)
+    assert result.returncode == 2 and "choose one of: pos, dep, ner, xnli, xquad" in result.stderr
+    result = z2h("evaluate", "--task", "pos", "--model_uri", str(tmp_path), "--langs", "xx",
+                 "--data_dir", str(small_ud), tracking_uri=local_tracking)
+    assert result.returncode == 2 and "unknown language 'xx'; valid ISO 639-1 codes: ar, bg" in result.stderr
+    result = z2h("evaluate", "--task", "pos", "--model_uri", str(tmp_path), "--langs", "tr",
+                 "--data_dir", str(small_ud), tracking_uri=local_tracking)
+    assert result.returncode == 2 and "expected a file matching" in result.stderr and "ud/tr/*-ud-test.conllu" in result.stderr

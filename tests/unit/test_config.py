@@ -1,0 +1,41 @@
+"""Entry-point parameters: parsing, validation, task defaults."""
+from __future__ import annotations
+
+import pytest
+
+from zero2hero.config import parse_params
+from zero2hero.errors import Z2HError
+from zero2hero.tasks import get_task
+from zero2hero.training.config import TrainConfig
+
+
+def test_flags_are_parameter_names_and_values_are_typed():
+    params = parse_params("source", ["--task", "pos", "--lr=2e-4", "--max_train_examples", "2000",
+                                     "--linear_decay", "yes"])
+    assert params.task == "pos" and params.lr == 2e-4 and params.max_train_examples == 2000
+    assert params.linear_decay is True and params.epochs is None
+    assert params.given == {"task", "lr", "max_train_examples", "linear_decay"}
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["--task", "pos", "--lr", "abc"], "lr='abc' is not valid"),
+    (["--task", "pos", "--epochs", "0"], "expected an integer >= 1"),
+    (["--task", "parsing"], "choose one of: pos, dep, ner, xnli, xquad"),
+    (["--task", "pos", "--learning_rate", "1"], "unknown parameter 'learning_rate'; valid: task, model"),
+    (["--model", "x"], "parameter 'task' is required"),
+])
+def test_bad_parameters_say_what_is_valid(argv, message):
+    with pytest.raises(Z2HError, match=message.replace("(", r"\(").replace("[", r"\[")):
+        parse_params("source", argv)
+
+
+def test_task_defaults_follow_the_study_and_are_overridable():
+    task = get_task("pos")
+    config = TrainConfig.resolve(task.defaults, {"lr": 2e-4, "epochs": None})
+    assert (config.epochs, config.batch_size, config.max_length) == (50, 128, 512)
+    assert config.lr == 2e-4
+
+
+def test_unknown_task_lists_tasks():
+    with pytest.raises(Z2HError, match="unknown task 'foo'; valid: pos"):
+        get_task("foo")

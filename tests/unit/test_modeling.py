@@ -1,0 +1,101 @@
+"""Alignment on the first subword, length-grouped batching, the training loop and checkpoints."""
+from __future__ import annotations
+
+import torch
+
+from zero2hero.data.conllu_reader import read_conllu
+from zero2hero.modeling.encoder import load_tokenizer, model_slug
+from zero2hero.modeling.model import load_checkpoint
+from zero2hero.stages.common import build_model
+from zero2hero.tasks import get_task
+from zero2hero.tasks.word_level import align_words
+from zero2hero.training.batching import length_grouped_batches
+from zero2hero.training.config import TrainConfig
+from zero2hero.training.evaluator import evaluate, predict_examples
+from zero2hero.training.loop import train
+
+
+def test_first_subword_alignment(tiny_bert, tiny_xlmr):
+    words = ["Unbelievably", "long", "words", "tokenise", "into", "pieces", "."]
+    for model_dir in (tiny_bert, tiny_xlmr):
+        tokenizer = load_tokenizer(str(model_dir))
+        input_ids, starts, lost = align_words(words, tokenizer, 512)
+        assert lost == 0 and len(starts) == len(words)
+        assert starts == sorted(starts) and len(set(starts)) == len(words) and starts[0] == 1
+        pieces = tokenizer.convert_ids_to_tokens(input_ids)
+        # every word starts exactly at its first piece: the pieces between two starts decode to that word
+        for i, word in enumerate(words):
+            end = starts[i + 1] if i + 1 < len(words) else len(input_ids) - 1
+            text = tokenizer.convert_tokens_to_string(pieces[starts[i]:end]).replace(" ", "")
+            assert text == word
+
+
+def test_truncation_keeps_every_word_scored(tiny_bert):
+    tokenizer = load_tokenizer(str(tiny_bert))
+    words = ["the"] * 40  # one subword each in the fixture vocabulary
+    input_ids, starts, lost = align_words(words, tokenizer, 16)
+    assert len(input_ids) == 16 and len(starts) == 40 and lost == 40 - 14
+    assert starts[14:] == [0] * lost  # the explicit rule: predicted from the first token, still counted
+
+
+def test_length_grouped_batches_cover_all_and_pad_little():
+    lengths = [((i * 37) % 97) + 3 for i in range(1000)]
+    batches = length_grouped_batches(lengths, 16, seed=3)
+    assert sorted(i for b in batches for i in b) == list(range(1000))
+    assert batches == length_grouped_batches(lengths, 16, seed=3)
+    padded = sum(len(b) * max(lengths[i] for i in b) for b in batches)
+    assert padded / sum(lengths) < 1.2  # random batches pad to ~2x here
+
+
+def test_model_slug():
+    assert model_slug("xlm-roberta-base") == "xlm-roberta-base"
+    assert model_slug("google-bert/bert-base-multilingual-cased") == "bert-base-multilingual-cased"
+
+
+def _tiny_pos(tiny_bert, data_dir, n=8):
+    task = get_task("pos")
+    examples = read_conllu(data_dir / "ud" / "en" / "en_ewt-ud-dev.conllu")[:n]
+    model, tokenizer = build_model(task, str(tiny_bert), None, task.label_vocabs(examples), 128)
+    return task, examples, model, tokenizer
+
+
+def test_loop_overfits_a_tiny_batch_and_is_deterministic(tiny_bert, data_dir):
+    runs = []
+    for _ in range(2):
+        task, examples, model, tokenizer = _tiny_pos(tiny_bert, data_dir)
+        features = task.encode(examples, tokenizer, model.meta, training=True)
+        config = TrainConfig(lr=3e-3, epochs=40, batch_size=8, max_length=128, seed=7)
+        result = train(model, task, tokenizer, features, config, progress=False)
+        runs.append((result.train_losses, evaluate(model, task, tokenizer, examples)["accuracy"]))
+    (losses, accuracy), (losses_again, _) = runs
+    assert accuracy > 95 and losses[-1] < losses[0] / 10
+    assert losses == losses_again  # seeded and deterministic on CPU
+
+
+def test_best_epoch_is_kept(tiny_bert, data_dir):
+    task, examples, model, tokenizer = _tiny_pos(tiny_bert, data_dir)
+    features = task.encode(examples, tokenizer, model.meta, training=True)
+    scores = iter([50.0, 80.0, 10.0])
+    snapshots = []
+
+    def dev(m):
+        snapshots.append({k: v.clone() for k, v in m.head.state_dict().items()})
+        return next(scores)
+
+    result = train(model, task, tokenizer, features, TrainConfig(lr=1e-3, epochs=3, batch_size=4, max_length=128), dev,
+                   progress=False)
+    assert result.best_epoch == 2 and result.best_dev_score == 80.0
+    for key, value in model.head.state_dict().items():
+        assert torch.equal(value, snapshots[1][key])
+
+
+def test_save_then_load_predicts_identically(tiny_xlmr, data_dir, tmp_path):
+    task, examples, model, tokenizer = _tiny_pos(tiny_xlmr, data_dir)
+    features = task.encode(examples, tokenizer, model.meta, training=True)
+    train(model, task, tokenizer, features, TrainConfig(lr=1e-3, epochs=2, batch_size=4, max_length=128),
+          progress=False)
+    before = predict_examples(model, task, tokenizer, examples)
+    model.save(tmp_path / "ckpt", tokenizer)
+    loaded, loaded_tokenizer = load_checkpoint(tmp_path / "ckpt")
+    assert predict_examples(loaded, task, loaded_tokenizer, examples) == before
+    assert loaded.meta == model.meta
