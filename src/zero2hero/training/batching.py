@@ -11,10 +11,11 @@ from typing import Iterator
 CHUNK_BATCHES = 50  # batches per sorted chunk: large enough to group lengths, small enough to stay random
 
 
-def length_grouped_batches(lengths: list[int], batch_size: int, seed: int | None) -> list[list[int]]:
+def length_grouped_batches(lengths: list[int], batch_size: int, seed: int | None, group: bool = True) -> list[list[int]]:
     """Index batches: shuffled (when seed is given), sorted by length within chunks, batch order shuffled.
 
     With seed=None (evaluation) the batches simply follow length order, which is the cheapest padding.
+    group=False gives plain random batches (for comparison in benchmarks).
     """
     indices = list(range(len(lengths)))
     if seed is None:
@@ -22,7 +23,7 @@ def length_grouped_batches(lengths: list[int], batch_size: int, seed: int | None
         return [indices[i : i + batch_size] for i in range(0, len(indices), batch_size)]
     rng = random.Random(seed)
     rng.shuffle(indices)
-    chunk = batch_size * CHUNK_BATCHES
+    chunk = batch_size * CHUNK_BATCHES if group else batch_size
     batches = []
     for start in range(0, len(indices), chunk):
         part = sorted(indices[start : start + chunk], key=lambda i: lengths[i])

@@ -72,6 +72,7 @@ def train(
     dev_score: Callable[[object], float] | None = None,
     callbacks: list[Callback] = (),
     progress: bool = True,
+    group_by_length: bool = True,
 ) -> TrainResult:
     """Train `model` on task `features`; after each epoch call `dev_score(model)` and keep the best epoch.
 
@@ -95,7 +96,7 @@ def train(
     result, best_state, step = TrainResult(best_epoch=0, best_dev_score=None), None, 0
     for epoch in range(1, config.epochs + 1):
         model.train()
-        batches = length_grouped_batches(lengths, config.batch_size, seed=config.seed * 1000 + epoch)
+        batches = length_grouped_batches(lengths, config.batch_size, config.seed * 1000 + epoch, group_by_length)
         losses = []
         bar = tqdm(batches, desc=f"{task.name} epoch {epoch}/{config.epochs}", disable=not progress, leave=False)
         for indices in bar:
