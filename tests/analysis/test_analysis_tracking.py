@@ -1,0 +1,232 @@
+"""Ingest and analysis against a real MLflow tracking store (SQLite in a temporary directory)."""
+import csv
+import json
+import shutil
+from pathlib import Path
+
+import mlflow
+import pandas as pd
+import pytest
+from mlflow import MlflowClient
+from mlflow.entities import Metric, Param
+
+from analysis import collect
+from analysis.main import run_analysis, run_ingest
+from zero2hero.errors import DataError, Z2HError
+from zero2hero.lang_features import uriel_similarity
+from zero2hero.languages import TASK_TARGETS
+
+HEADER = "task,model,lang,k,sampling,seed,score"
+
+
+@pytest.fixture(scope="module")
+def empty_store(tmp_path_factory):
+    """A SQLite tracking store with MLflow's tables made once (that takes seconds); tests get copies."""
+    path = tmp_path_factory.mktemp("template") / "mlflow.db"
+    MlflowClient(f"sqlite:///{path}").search_experiments()
+    return path
+
+
+@pytest.fixture
+def tracking(empty_store, tmp_path, monkeypatch):
+    """A fresh tracking store in tmp_path (artifacts under tmp_path/mlruns), as the default for MLflow."""
+    shutil.copy(empty_store, tmp_path / "mlflow.db")
+    monkeypatch.chdir(tmp_path)
+    uri = f"sqlite:///{tmp_path}/mlflow.db"
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", uri)
+    monkeypatch.delenv("MLFLOW_RUN_ID", raising=False)
+    mlflow.set_tracking_uri(uri)
+    yield MlflowClient()
+    while mlflow.active_run():
+        mlflow.end_run()
+    mlflow.set_tracking_uri(None)
+
+
+def write_csv(path, rows) -> str:
+    path.write_text("\n".join([HEADER, *rows]) + "\n")
+    return str(path)
+
+
+@pytest.mark.parametrize("rows, line, message", [
+    (["pos,mbert,tr,0,,,70", "tagging,mbert,tr,0,,,70"], 3, "unknown task 'tagging'"),
+    (["pos,mbert,xx,0,,,70"], 2, "unknown language 'xx'"),
+    (["pos,mbert,tr,0,,,seventy"], 2, "score must be a number"),
+    (["pos,mbert,tr,0,,,170"], 2, "between 0 and 100"),
+    (["pos,mbert,tr,ten,random,1,70"], 2, "k must be a whole number"),
+    (["pos,mbert,tr,10,,1,70"], 2, "sampling must be one of"),
+    (["pos,mbert,tr,10,random,first,70"], 2, "seed must be a whole number"),
+    (["pos,,tr,0,,,70"], 2, "empty model"),
+])
+def test_bad_csv_names_the_line_and_creates_nothing(tracking, tmp_path, rows, line, message):
+    path = write_csv(tmp_path / "scores.csv", rows)
+    with pytest.raises(DataError, match=message) as error:
+        run_ingest(path, "published")
+    assert error.value.line == line and str(error.value).startswith(f"{path}:{line}: ")
+    assert tracking.get_experiment_by_name("published") is None
+
+
+def test_bad_csv_missing_columns_and_several_problems(tracking, tmp_path):
+    path = tmp_path / "scores.csv"
+    path.write_text("task,model,lang,k,score\npos,mbert,tr,0,70\n")
+    with pytest.raises(DataError, match="missing column.*sampling, seed") as error:
+        run_ingest(str(path), "published")
+    assert error.value.line == 1
+    many = write_csv(path, ["pos,mbert,tr,0,,,x", "pos,mbert,ar,0,,,70", "pos,mbert,qq,0,,,70"])
+    with pytest.raises(DataError, match=r"scores.csv:2: score.*and 1 more: line 4: unknown language 'qq'"):
+        run_ingest(many, "published")
+    assert tracking.get_experiment_by_name("published") is None
+
+
+def ud_rows(syntax: dict) -> list[str]:
+    """POS results whose zero-shot score is exactly 30 + 60 × SYN; few-shot gains of 5 (k=10) and 9 (k=50)."""
+    rows = [f"pos,mbert,{lang},0,,,{30 + 60 * s}" for lang, s in syntax.items()]
+    for lang, s in syntax.items():
+        for seed, jitter in ((1, -0.5), (2, 0.5)):
+            rows += [f"pos,mbert,{lang},10,random,{seed},{35 + 60 * s + jitter}",
+                     f"pos,mbert,{lang},50,random,{seed},{39 + 60 * s + jitter}"]
+    return rows
+
+
+def test_ingest_then_analysis(tracking, tmp_path):
+    syntax, _ = uriel_similarity("SYN", TASK_TARGETS["pos"])
+    rows = ud_rows(syntax) + ["xnli,xlmr,de,0,,,78.5", "xnli,xlmr,fr,0,random,1,79"]  # xnli: too few languages
+    path = write_csv(tmp_path / "scores.csv", rows)
+    assert run_ingest(path, "published") == len(rows)
+    assert run_ingest(path, "published") == 0  # re-ingesting the same file adds nothing
+
+    experiment = tracking.get_experiment_by_name("published")
+    runs = collect.search_all_runs(tracking, [experiment.experiment_id])
+    named = {r.info.run_name: r for r in runs}
+    run = named["ingest/pos/mbert/tr/k=10/random/s1"]
+    assert run.data.tags["z2h.stage"] == "ingest" and run.info.status == "FINISHED"
+    assert run.data.params == {"task": "pos", "model": "mbert", "lang": "tr", "k": "10", "sampling": "random",
+                               "seed": "1"}
+    assert "ingest/xnli/xlmr/de/k=0" in named
+
+    out = tmp_path / "report"
+    paths = run_analysis("published", output_dir=str(out))
+    assert {"correlations", "regression", "few_shot", "costs", "report"} <= set(paths)
+    correlations = pd.read_csv(paths["correlations"])
+    assert list(correlations["feature"]) == ["SYN", "PHON", "INV", "FAM", "GEO", "SIZE"]
+    syn = correlations.set_index("feature").loc["SYN"]
+    assert syn["pearson"] == pytest.approx(1.0) and syn["n_langs"] == 12
+    assert correlations.set_index("feature").loc["FAM", "n_langs"] == 11  # Basque, an isolate
+    regression = pd.read_csv(paths["regression"], keep_default_na=False)
+    assert regression.iloc[0][["task", "model", "selected_features"]].tolist() == ["pos", "mbert", "SYN"]
+    assert regression.iloc[0]["pearson"] == pytest.approx(1.0)
+    few = pd.read_csv(paths["few_shot"]).set_index(["task", "sampling", "k"])
+    assert few.loc[("pos", "random", 10), "delta_vs_zero"] == pytest.approx(5.0)
+    assert few.loc[("pos", "random", 50), ["n_seeds", "n_langs"]].tolist() == [2, 12]
+    assert few.loc[("pos", "random", 50), "std_score"] == pytest.approx(pd.Series([-0.5, 0.5]).std())
+    costs = pd.read_csv(paths["costs"]).set_index(["task", "sampling", "k"])
+    assert costs.loc[("pos", "random", 50), "usd_per_point"] == pytest.approx(50 * 14.6 / 10 * 0.05 / 9)
+
+    report = (out / "report.md").read_text()
+    assert "xnli/xlmr: zero-shot scores for 2 language(s)" in report
+    for plot in ("few_shot_delta_pos", "few_shot_curves_pos", "zero_shot_vs_feature_pos", "regression_pos"):
+        assert f"]({plot}.png)" in report and (out / f"{plot}.png").stat().st_size > 1000
+    analysis_runs = [r for r in collect.search_all_runs(tracking, [experiment.experiment_id])
+                     if r.data.tags.get("z2h.stage") == "analysis"]
+    assert len(analysis_runs) == 1 and analysis_runs[0].info.status == "FINISHED"
+    logged = {a.path for a in tracking.list_artifacts(analysis_runs[0].info.run_id)}
+    assert {"correlations.csv", "regression.csv", "few_shot.csv", "costs.csv", "report.md"} <= logged
+
+
+def record(client, experiment_id, stage, params, score=None, status="FINISHED", seconds=60, tags=None):
+    """A run as the platform records it: params, tags, the score metric, a start and an end."""
+    run = client.create_run(experiment_id, start_time=1_000_000, tags={"z2h.stage": stage, **(tags or {})})
+    metrics = [Metric("score", score, 1_000_000, 0)] if score is not None else []
+    client.log_batch(run.info.run_id, metrics=metrics, params=[Param(k, str(v)) for k, v in params.items()])
+    client.set_terminated(run.info.run_id, status, end_time=1_000_000 + seconds * 1000)
+    return run.info.run_id
+
+
+def test_collect_platform_runs(tracking, monkeypatch):
+    exp = tracking.create_experiment("study")
+    model = "bert-base-multilingual-cased"
+    record(tracking, exp, "source", {"task": "pos", "model": model, "lang": "en"}, 95.5)
+    parent = record(tracking, exp, "evaluate", {"task": "pos", "model": model, "langs": "ar,tr,ko"})
+    for lang, score in (("ar", 60.0), ("tr", 70.0), ("ko", 55.0)):
+        record(tracking, exp, "evaluate", {"task": "pos", "model": model, "lang": lang}, score, seconds=36,
+               tags={"mlflow.parentRunId": parent})
+    shots = record(tracking, exp, "few_shot", {"task": "pos", "model": model, "lang": "tr", "k": 2,
+                                               "sampling": "longest", "seed": 1}, 72.0, seconds=720,
+                   tags={"z2h.shots": "shots.jsonl"})
+    tracking.log_text(shots, "\n".join(json.dumps({"index": i, "id": f"s{i}", "n_tokens": n})
+                                       for i, n in enumerate((30, 12))), "shots.jsonl")
+    record(tracking, exp, "few_shot", {"task": "pos", "model": model, "lang": "ar", "k": 2,
+                                       "sampling": "longest", "seed": 1}, 99.0, status="FAILED")
+    record(tracking, exp, "trial", {"task": "pos", "model": model, "lang": "en"}, 90.0)
+
+    monkeypatch.setattr(collect, "PAGE_SIZE", 2)  # several pages even for a handful of runs
+    runs = collect.collect_runs("study", tracking)
+    assert len(runs) == 8
+    results, notes = collect.results(runs)
+    assert sorted(results["stage"]) == ["evaluate"] * 3 + ["few_shot"]
+    assert (results.loc[results["stage"] == "evaluate", "k"] == 0).all()
+    assert results.set_index("lang").loc["ar", "duration"] == pytest.approx(36.0)
+    assert any("1 FAILED" in n for n in notes)
+    assert collect.load_shot_tokens(results, tracking) == {shots: 42}
+
+    paths = run_analysis("study", output_dir="out", features="SYN,SIZE")
+    costs = pd.read_csv(paths["costs"]).set_index(["sampling", "k"])
+    assert costs.loc[("longest", 2), "annotation_cost_usd"] == pytest.approx(0.21)  # 42 real tokens
+    assert costs.loc[("longest", 2), "compute_hours"] == pytest.approx(0.2)
+    assert costs.loc[("longest", 2), "gain_points"] == pytest.approx(2.0)  # tr only: 72 - 70
+    report = Path(paths["report"]).read_text()
+    assert "source-language (en) reference scores: pos/bert-base-multilingual-cased 95.5" in report
+
+
+def test_analysis_logs_into_the_active_run(tracking):
+    exp = tracking.create_experiment("study")
+    for lang, score in (("ar", 60.0), ("tr", 70.0), ("ko", 55.0), ("zz", 50.0)):
+        record(tracking, exp, "evaluate", {"task": "ner", "model": "/models/encoder", "lang": lang}, score)
+    with mlflow.start_run(experiment_id=tracking.create_experiment("analyses")) as active:
+        mlflow.log_param("features", "SYN,GEO,SIZE")  # as `mlflow run` logs -P values before the code runs
+        paths = run_analysis("study", features="SYN,GEO,SIZE", output_dir="out")
+        assert mlflow.active_run().info.run_id == active.info.run_id  # not ended by the analysis
+    run = tracking.get_run(active.info.run_id)
+    assert run.data.tags["z2h.stage"] == "analysis" and run.data.params["experiment"] == "study"
+    assert "report.md" in {a.path for a in tracking.list_artifacts(run.info.run_id)}
+    report = Path(paths["report"]).read_text()
+    assert "SIZE left out for model '/models/encoder'" in report
+    assert "zz" in report and "left out" in report  # unknown to lang2vec: reported, not fatal
+    correlations = pd.read_csv(paths["correlations"]).set_index("feature")
+    assert correlations.loc["SYN", "n_langs"] == 3
+
+
+def test_analysis_of_an_experiment_without_results(tracking):
+    tracking.create_experiment("empty")
+    paths = run_analysis("empty", output_dir="out")
+    assert "No results to analyse" in Path(paths["report"]).read_text()
+    assert list(pd.read_csv(paths["few_shot"]).columns)[:4] == ["task", "model", "sampling", "k"]
+    with pytest.raises(Z2HError, match="no experiment 'missing'"):
+        run_analysis("missing", output_dir="out")
+
+
+def test_ingested_csv_is_read_with_extra_columns_and_blank_lines(tracking, tmp_path):
+    path = tmp_path / "published.csv"
+    with path.open("w", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["task", "model", "lang", "k", "sampling", "seed", "score", "source"])
+        writer.writerow(["XNLI", "mbert", "DE", "0", "", "", "70.3", "Table 3"])
+        writer.writerow([])
+        writer.writerow(["xnli", "mbert", "fr", "0", "", "", "73.1", "Table 3"])
+    assert run_ingest(str(path), "published") == 2
+    runs = collect.collect_runs("published")
+    assert sorted(runs["lang"]) == ["de", "fr"] and set(runs["task"]) == {"xnli"}
+
+
+def test_analysis_attaches_to_the_project_run_of_mlflow_run(tracking, monkeypatch):
+    """Under `mlflow run` no run is active in the process, but MLFLOW_RUN_ID names the project's run."""
+    exp = tracking.create_experiment("study")
+    for lang, score in (("de", 80.0), ("el", 70.0), ("ru", 72.0)):
+        record(tracking, exp, "evaluate", {"task": "xnli", "model": "xlm-roberta-base", "lang": lang}, score)
+    project_run = tracking.create_run(tracking.create_experiment("projects")).info.run_id
+    monkeypatch.setenv("MLFLOW_RUN_ID", project_run)
+    run_analysis("study", output_dir="out")
+    run = tracking.get_run(project_run)
+    assert run.data.tags["z2h.stage"] == "analysis" and run.data.metrics["n_result_runs"] == 3
+    assert "correlations.csv" in {a.path for a in tracking.list_artifacts(project_run)}
+    study_runs = collect.collect_runs("study", tracking)
+    assert "analysis" not in set(study_runs["stage"])  # nothing new in the analysed experiment
