@@ -228,3 +228,26 @@ def run_ingest(scores_csv: str, experiment: str) -> int:
     skipped = len(rows) - created
     log.info("ingested %d runs into %r%s", created, experiment, f" ({skipped} already there)" if skipped else "")
     return created
+
+
+def analysis_entry(params) -> dict[str, str]:
+    """The `analysis` entry point (parameters parsed by zero2hero.config)."""
+    from zero2hero.tracking.server import check_tracking_server
+
+    check_tracking_server()
+    paths = run_analysis(params.experiment, params.source_lang, params.features, params.costs or None,
+                         params.output_dir, params.size_corpus or None)
+    print(f"analysis of {params.experiment!r}: report {paths['report']}")
+    for name in ("correlations", "regression", "few_shot", "costs"):
+        print(f"  {name}: {paths[name]}")
+    return paths
+
+
+def ingest_entry(params) -> int:
+    """The `ingest` entry point (parameters parsed by zero2hero.config)."""
+    from zero2hero.tracking.server import check_tracking_server
+
+    check_tracking_server()
+    created = run_ingest(params.scores, params.experiment)
+    print(f"ingested {created} runs from {params.scores} into experiment {params.experiment!r}")
+    return created

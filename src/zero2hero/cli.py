@@ -12,6 +12,8 @@ from .errors import Z2HError
 RUNNERS = {
     "source": "zero2hero.stages.source:run_source",
     "evaluate": "zero2hero.stages.evaluate:run_evaluate",
+    "ingest": "analysis.main:ingest_entry",
+    "analysis": "analysis.main:analysis_entry",
 }
 
 USAGE = """usage: z2h ENTRY [--name value ...]

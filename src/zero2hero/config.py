@@ -111,6 +111,18 @@ ENTRY_POINTS: dict[str, list[Param]] = {
         _p("max_eval_examples", _nonneg_int, 0, "score only the first N examples of each language (0 = all)"),
         _p("eval_batch_size", _pos_int, 64, "examples per batch at evaluation"),
     ],
+    "ingest": [
+        _p("scores", str, None, "CSV with columns task, model, lang, k, sampling, seed, score"),
+        _p("experiment", str, "zero2hero", "experiment that receives one run per CSV row"),
+    ],
+    "analysis": [
+        _p("experiment", str, "zero2hero", "experiment (name or id) whose runs are analysed"),
+        _p("source_lang", str, "en", "source language of the transfer"),
+        _p("features", str, "SYN,PHON,INV,FAM,GEO,SIZE", "language features to correlate and regress on"),
+        _p("costs", str, "", "YAML file overriding the annotation-cost settings (SPEC §6.4)"),
+        _p("output_dir", str, "analysis-output", "where the tables, plots and report.md are written"),
+        _p("size_corpus", str, "", "SIZE corpus for models the default mapping does not know (or MODEL=CORPUS pairs)"),
+    ],
 }
 
 
@@ -156,7 +168,7 @@ def parse_params(entry: str, argv: list[str]) -> Params:
     values: dict[str, Any] = {}
     for name, spec in specs.items():
         if name not in raw:
-            if spec.default is None and name in ("task", "model_uri", "lang", "k", "plan", "scores", "experiment"):
+            if spec.default is None and name in ("task", "model_uri", "lang", "k", "plan", "scores"):
                 raise Z2HError(f"{entry}: parameter {name!r} is required ({spec.help})")
             values[name] = spec.default
             continue

@@ -100,3 +100,19 @@ def test_evaluate_logs_one_nested_run_per_language(pos_source, tracking, data_di
         assert 0 < child.data.metrics["score"] == child.data.metrics["accuracy"] < 100
     # an English-only encoder transfers to Italian better than to Turkish
     assert by_lang["it"].data.metrics["score"] > by_lang["tr"].data.metrics["score"]
+
+
+@pytest.mark.learning
+def test_every_model_uri_form_resolves_to_the_checkpoint(pos_source, tracking, tmp_path):
+    from zero2hero.tracking.registry import resolve_model
+
+    run_id, _ = pos_source
+    version = MlflowClient().get_model_version_by_alias("z2h-pos-minilm", "source")
+    for uri in ["models:/z2h-pos-minilm@source", f"models:/z2h-pos-minilm/{version.version}",
+                f"runs:/{run_id}/model", version.source]:
+        resolved = resolve_model(uri, download_dir=str(tmp_path / str(abs(hash(uri)))))
+        assert (resolved.checkpoint_dir / "z2h_checkpoint.json").exists()
+        if not uri.startswith("models:/m-"):
+            assert resolved.source_run_id == run_id
+    local = resolve_model(str(resolved.checkpoint_dir))
+    assert local.checkpoint_dir == resolved.checkpoint_dir and local.source_run_id is None

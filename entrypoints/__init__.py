@@ -1,0 +1,1 @@
+"""Thin MLproject entry points: `python -m entrypoints.<name> --flag value ...`."""
