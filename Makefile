@@ -7,9 +7,15 @@ export HF_HUB_OFFLINE ?= 1
 export TOKENIZERS_PARALLELISM ?= false
 export MLFLOW_SUPPRESS_PRINTING_URL_TO_STDOUT ?= true
 
-.PHONY: setup test test-fast demo clean
+.PHONY: setup browser test test-fast demo clean
 
 setup: $(STAMP)
+
+# The UI test drives Debian's headless Chromium; install it when missing (needs root or sudo).
+browser:
+	@command -v chromium >/dev/null && command -v chromedriver >/dev/null || { \
+	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq chromium chromium-driver >/dev/null; }
 
 # torch first: the CPU wheel 2.13.0 (STACK.md); an unpinned torch would pull a multi-GB CUDA build.
 $(STAMP): pyproject.toml
@@ -19,7 +25,7 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install -q -e ".[test]"
 	touch $(STAMP)
 
-test: setup
+test: setup browser
 	$(BIN)/python -m pytest -q -x --durations=15
 
 test-fast: setup
