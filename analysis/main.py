@@ -16,6 +16,7 @@ from mlflow.entities import Metric, Param
 from zero2hero.errors import DataError
 from zero2hero.lang_features import corpus_sizes, language_features, parse_features
 from zero2hero.languages import KNOWN_LANGS, TASK_TARGETS
+from zero2hero.tracking.runs import log_metrics, log_params
 
 from . import collect
 from .costs import cost_table, load_costs
@@ -72,13 +73,10 @@ def _log_analysis_run(experiment_id: str, output_dir: Path, params: dict[str, st
         kwargs = {} if os.environ.get("MLFLOW_RUN_ID") else {"experiment_id": experiment_id, "run_name": "analysis"}
         mlflow.start_run(**kwargs)
     try:
-        run_id, client = mlflow.active_run().info.run_id, MlflowClient()
-        existing = client.get_run(run_id).data.params
-        # `mlflow run` already logged every -P value as a string; logging a key again with another string fails
-        new = [Param(k, v) for k, v in params.items() if k not in existing]
-        client.log_batch(run_id, metrics=[Metric("n_result_runs", n_results, int(time.time() * 1000), 0)],
-                         params=new, tags=[])
-        client.set_tag(run_id, collect.STAGE_TAG, "analysis")
+        run_id = mlflow.active_run().info.run_id
+        log_params(params)  # skips what `mlflow run` already logged from -P values
+        log_metrics({"n_result_runs": n_results})
+        mlflow.set_tags({collect.STAGE_TAG: "analysis", "mlflow.runName": f"analysis/{params['experiment']}"})
         mlflow.log_artifacts(str(output_dir))
     finally:
         if started:

@@ -7,7 +7,7 @@ Training parameters left unset take the task's defaults (SPEC §3) when the stag
 from __future__ import annotations
 
 import argparse
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field
 from typing import Any, Callable
 
 from .errors import Z2HError

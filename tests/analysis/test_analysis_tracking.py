@@ -158,7 +158,9 @@ def test_collect_platform_runs(tracking, monkeypatch):
                                        "sampling": "longest", "seed": 1}, 99.0, status="FAILED")
     record(tracking, exp, "trial", {"task": "pos", "model": model, "lang": "en"}, 90.0)
 
-    monkeypatch.setattr(collect, "PAGE_SIZE", 2)  # several pages even for a handful of runs
+    from zero2hero.tracking import queries
+
+    monkeypatch.setattr(queries, "PAGE_SIZE", 2)  # several pages even for a handful of runs
     runs = collect.collect_runs("study", tracking)
     assert len(runs) == 8
     results, notes = collect.results(runs)
