@@ -12,6 +12,9 @@ from .errors import Z2HError
 RUNNERS = {
     "source": "zero2hero.stages.source:run_source",
     "evaluate": "zero2hero.stages.evaluate:run_evaluate",
+    "few_shot": "zero2hero.stages.few_shot:run_few_shot",
+    "search": "zero2hero.search:run_search",
+    "grid": "zero2hero.stages.grid:run_grid",
 }
 
 USAGE = """usage: z2h ENTRY [--name value ...]
