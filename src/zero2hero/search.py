@@ -10,15 +10,15 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import random
-import time
 
 import mlflow
+import optuna
 
 from .config import Params, params_for
 from .errors import Z2HError
 from .modeling.encoder import model_slug
 from .stages.source import run_source, train_source
+from .studies import masked_url, open_study
 from .tasks import get_task
 from .tracking.runs import log_metrics, log_params, run_name, stage_run
 from .tracking.server import check_tracking_server
@@ -28,45 +28,6 @@ from .training.config import TrainConfig
 log = logging.getLogger(__name__)
 
 TPE_DEFAULT_TRIALS = 20
-CREATE_ATTEMPTS = 12
-
-
-def masked_url(url: str) -> str:
-    """The storage URL without its password (it is logged and printed)."""
-    try:
-        from sqlalchemy.engine import make_url
-
-        return make_url(url).render_as_string(hide_password=True)
-    except Exception:
-        return url.split("@")[-1]
-
-
-def open_study(storage: str, study_name: str, sampler, pruner):
-    """Create or load the study; survives workers that start at the same moment on a fresh database.
-
-    Two processes creating Optuna's tables (or the same study) at once collide (IntegrityError on
-    alembic_version, duplicate tables/types on PostgreSQL, "database is locked" on SQLite); the loser
-    waits a random moment and tries again, and then finds what the winner created.
-    """
-    import optuna
-    import sqlalchemy.exc
-
-    last = None
-    for attempt in range(CREATE_ATTEMPTS):
-        try:
-            return optuna.create_study(storage=storage, study_name=study_name, sampler=sampler, pruner=pruner,
-                                       direction="maximize", load_if_exists=True)
-        except sqlalchemy.exc.ArgumentError as exc:
-            raise Z2HError(f"storage {masked_url(storage)!r} is not a database URL (sqlite:///FILE, "
-                           f"postgresql://USER@HOST/DB, ...): {exc}") from None
-        except ImportError as exc:
-            raise Z2HError(f"storage {masked_url(storage)!r} needs a database driver that is not installed: {exc}") from None
-        except (sqlalchemy.exc.SQLAlchemyError, optuna.exceptions.StorageInternalError,
-                optuna.exceptions.DuplicatedStudyError) as exc:
-            last = exc
-            time.sleep(random.uniform(0.1, 0.4) * (attempt + 1))
-    first_line = str(last).splitlines()[0] if str(last) else type(last).__name__
-    raise Z2HError(f"cannot open the Optuna study {study_name!r} in {masked_url(storage)}: {first_line}")
 
 
 class EpochReporter(Callback):
@@ -76,8 +37,6 @@ class EpochReporter(Callback):
         self.trial = trial
 
     def on_epoch_end(self, epoch, dev_score, train_loss):
-        import optuna
-
         if dev_score is None:
             return
         self.trial.report(dev_score, epoch)
@@ -104,8 +63,6 @@ def default_study_name(task, params: Params, slug: str) -> str:
 
 
 def _sampler_and_pruner(params: Params):
-    import optuna
-
     if params.sampler == "grid":
         space = {"lr": list(params.lrs), "epochs": list(params.epochs)}
         return optuna.samplers.GridSampler(space, seed=params.seed), optuna.pruners.NopPruner()
@@ -129,7 +86,6 @@ def trial_config(task, params: Params, lr: float, epochs: int) -> TrainConfig:
 
 def make_objective(task, params: Params, slug: str, study_name: str):
     """Optuna objective: one source training in a nested trial run; returns its best dev score."""
-    import optuna
 
     def objective(trial) -> float:
         lr, epochs = _suggest(trial, params)
@@ -175,8 +131,6 @@ def register_best(params: Params, lr: float, epochs: int) -> str:
 
 def run_search(params: Params) -> str:
     """The `search` entry point (one worker); returns its search run id."""
-    import optuna
-
     task = get_task(params.task)
     space = search_space(params)
     check_tracking_server()

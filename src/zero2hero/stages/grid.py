@@ -221,4 +221,7 @@ def run_grid(params: Params) -> str:
             print(f"\ngrid {plan.path} -> experiment {plan.experiment!r}\n{text}")
             mlflow.log_text(text + "\n", "summary.txt")
             log_metrics(grid.totals())
+        failed = grid.totals()["cells_failed"]
+        if failed:
+            raise Z2HError(f"{failed} cells failed (listed above); fix their cause and rerun the plan to finish them")
         return run.info.run_id
