@@ -113,18 +113,23 @@ COMMON_DATA = [
     _p("data_dir", str, "../shared/data", "data directory laid out as in INTERFACE.md"),
 ]
 
+# What a source model is trained from: shared by `source` (one model) and `search` (one per trial).
+SOURCE_MODEL = [
+    _p("task", str, None, "task", TASK_NAMES),
+    _p("model", str, "bert-base-multilingual-cased", "Hugging Face encoder id or local directory"),
+    _p("model_name", str, "", "short name (slug) for run and registry names; default derived from model"),
+    _p("model_revision", str, "", "Hugging Face revision (branch, tag or commit) of the model"),
+    *COMMON_DATA,
+    _p("stand_in", str, "auto", "use offline stand-ins for MultiNLI/SQuAD (SPEC §9)", ("auto", "yes", "no")),
+]
+
+REGISTRATION = [
+    _p("register_as", str, "", "registered model name (default z2h-<task>-<slug>)"),
+    _p("alias", str, "source", "registry alias set on the new model version"),
+]
+
 ENTRY_POINTS: dict[str, list[Param]] = {
-    "source": [
-        _p("task", str, None, "task", TASK_NAMES),
-        _p("model", str, "bert-base-multilingual-cased", "Hugging Face encoder id or local directory"),
-        _p("model_name", str, "", "short name (slug) for run and registry names; default derived from model"),
-        _p("model_revision", str, "", "Hugging Face revision (branch, tag or commit) of the model"),
-        *COMMON_DATA,
-        _p("stand_in", str, "auto", "use offline stand-ins for MultiNLI/SQuAD (SPEC §9)", ("auto", "yes", "no")),
-        _p("register_as", str, "", "registered model name (default z2h-<task>-<slug>)"),
-        _p("alias", str, "source", "registry alias set on the new model version"),
-        *TRAINING,
-    ],
+    "source": [*SOURCE_MODEL, *REGISTRATION, *TRAINING],
     "evaluate": [
         _p("task", str, None, "task", TASK_NAMES),
         _p("model_uri", str, None, "models:/NAME@ALIAS, models:/NAME/VERSION, runs:/ID/checkpoint or a local checkpoint dir"),
@@ -148,12 +153,7 @@ ENTRY_POINTS: dict[str, list[Param]] = {
         *_training_without("max_train_examples"),
     ],
     "search": [
-        _p("task", str, None, "task", TASK_NAMES),
-        _p("model", str, "bert-base-multilingual-cased", "Hugging Face encoder id or local directory"),
-        _p("model_name", str, "", "short name (slug) for run and registry names; default derived from model"),
-        _p("model_revision", str, "", "Hugging Face revision (branch, tag or commit) of the model"),
-        *COMMON_DATA,
-        _p("stand_in", str, "auto", "use offline stand-ins for MultiNLI/SQuAD (SPEC §9)", ("auto", "yes", "no")),
+        *SOURCE_MODEL,
         _p("sampler", str, "grid", "grid = every lrs x epochs pair; tpe = Bayesian search within the bounds", ("grid", "tpe")),
         _p("lrs", _pos_float_list, [5e-5, 3e-5], "learning rates of the grid (comma-separated)"),
         _p("epochs", _pos_int_list, [2, 3], "epoch counts of the grid (comma-separated)"),
@@ -165,8 +165,7 @@ ENTRY_POINTS: dict[str, list[Param]] = {
         _p("storage", str, "sqlite:///optuna.db", "Optuna storage URL; postgresql://... lets workers on many machines share a study"),
         _p("study_name", str, "", "Optuna study name (default derived from task, model, sampler and settings)"),
         _p("register", _bool, False, "train the best configuration as a source model and register it (yes/no)"),
-        _p("register_as", str, "", "registered model name with register=yes (default z2h-<task>-<slug>)"),
-        _p("alias", str, "source", "registry alias set with register=yes"),
+        *REGISTRATION,
         *_training_without("lr", "epochs"),
     ],
     "grid": [

@@ -17,7 +17,7 @@ import optuna
 from .config import Params, params_for
 from .errors import Z2HError
 from .modeling.encoder import model_slug
-from .stages.source import run_source, train_source
+from .stages.source import run_source, source_run_params, train_source
 from .studies import masked_url, open_study
 from .tasks import get_task
 from .tracking.runs import log_metrics, log_params, run_name, stage_run
@@ -95,8 +95,7 @@ def make_objective(task, params: Params, slug: str, study_name: str):
         pruned = None
         with stage_run("trial", name, tags=tags, nested=True) as run:
             trial.set_user_attr("mlflow_run_id", run.info.run_id)
-            log_params({"task": task.name, "model": params.model, "model_name": slug, "lang": "en",
-                        "trial_number": trial.number, **config.as_params()})
+            log_params({**source_run_params(task, params, config), "trial_number": trial.number})
             try:
                 _, _, result, _ = train_source(task, params, config, callbacks=[EpochReporter(trial)])
             except optuna.TrialPruned as exc:

@@ -72,7 +72,6 @@ class TargetData:
             raise Z2HError(f"{self.task.name}: no few-shot pool for {self.lang!r}: {exc}. Give pool=test:N to use the "
                            "first N test items as the pool (they are then left out of scoring)") from None
 
-
     @cached_property
     def dev(self) -> Split | None:
         """The dev split when it is a file of its own, neither the pool's nor the test's (else None)."""

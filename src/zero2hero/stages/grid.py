@@ -205,9 +205,7 @@ class Grid:
 
 def run_grid(params: Params) -> str:
     """The `grid` entry point; returns the grid's run id."""
-    plan = load_plan(params.plan)
-    for task_name in plan.tasks:
-        get_task(task_name)
+    plan = load_plan(params.plan)  # checked whole (tasks included) before anything runs
     check_tracking_server()
     # the grid's own run goes where `mlflow run` (or MLFLOW_EXPERIMENT_NAME) puts it; its cells go to the plan's
     with stage_run("grid", f"grid/{Path(plan.path).stem}") as run:
