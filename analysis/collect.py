@@ -41,7 +41,7 @@ def collect_runs(experiment: str, client: MlflowClient | None = None) -> pd.Data
     """
     client = client or MlflowClient()
     found = resolve_experiment(experiment, client)
-    table = pd.DataFrame([_row(run) for run in search_all_runs(client, [found.experiment_id])], columns=COLUMNS)
+    table = pd.DataFrame([_row(run) for run in search_all_runs([found.experiment_id], client=client)], columns=COLUMNS)
     table["k"] = pd.to_numeric(table["k"], errors="coerce")
     table["score"] = pd.to_numeric(table["score"], errors="coerce")
     table["duration"] = pd.to_numeric(table["duration"], errors="coerce")

@@ -210,7 +210,7 @@ def run_ingest(scores_csv: str, experiment: str) -> int:
     found = client.get_experiment_by_name(experiment)
     experiment_id = found.experiment_id if found else client.create_experiment(experiment)
     done = {_row_key(*(r.data.params.get(c, "") for c in INGEST_COLUMNS[:-1]), r.data.metrics.get("score", math.nan))
-            for r in collect.search_all_runs(client, [experiment_id], f"tags.`{collect.STAGE_TAG}` = 'ingest'")
+            for r in collect.search_all_runs([experiment_id], f"tags.`{collect.STAGE_TAG}` = 'ingest'", client)
             if r.info.status == "FINISHED"}
     created, source = 0, os.path.basename(scores_csv)
     for line, row in rows:

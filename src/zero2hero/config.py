@@ -10,6 +10,7 @@ import argparse
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
+from .data.fewshot import STRATEGIES, PoolSpec
 from .errors import Z2HError
 
 TASK_NAMES = ("pos", "dep", "ner", "xnli", "xquad")
@@ -49,6 +50,24 @@ def _pos_float(value: str) -> float:
     return number
 
 
+def _pos_float_list(value: str) -> list[float]:
+    numbers = [_pos_float(item) for item in _list(value)]
+    if not numbers:
+        raise ValueError("expected a comma-separated list of numbers > 0")
+    return numbers
+
+
+def _pos_int_list(value: str) -> list[int]:
+    numbers = [_pos_int(item) for item in _list(value)]
+    if not numbers:
+        raise ValueError("expected a comma-separated list of integers >= 1")
+    return numbers
+
+
+def _pool(value: str) -> str:
+    return str(PoolSpec.parse(value))
+
+
 def _ratio(value: str) -> float:
     number = float(value)
     if not 0 <= number < 1:
@@ -86,22 +105,31 @@ TRAINING = [
     _p("eval_batch_size", _pos_int, 64, "examples per batch at evaluation"),
 ]
 
+def _training_without(*names: str) -> list[Param]:
+    return [param for param in TRAINING if param.name not in names]
+
+
 COMMON_DATA = [
     _p("data_dir", str, "../shared/data", "data directory laid out as in INTERFACE.md"),
 ]
 
+# What a source model is trained from: shared by `source` (one model) and `search` (one per trial).
+SOURCE_MODEL = [
+    _p("task", str, None, "task", TASK_NAMES),
+    _p("model", str, "bert-base-multilingual-cased", "Hugging Face encoder id or local directory"),
+    _p("model_name", str, "", "short name (slug) for run and registry names; default derived from model"),
+    _p("model_revision", str, "", "Hugging Face revision (branch, tag or commit) of the model"),
+    *COMMON_DATA,
+    _p("stand_in", str, "auto", "use offline stand-ins for MultiNLI/SQuAD (SPEC §9)", ("auto", "yes", "no")),
+]
+
+REGISTRATION = [
+    _p("register_as", str, "", "registered model name (default z2h-<task>-<slug>)"),
+    _p("alias", str, "source", "registry alias set on the new model version"),
+]
+
 ENTRY_POINTS: dict[str, list[Param]] = {
-    "source": [
-        _p("task", str, None, "task", TASK_NAMES),
-        _p("model", str, "bert-base-multilingual-cased", "Hugging Face encoder id or local directory"),
-        _p("model_name", str, "", "short name (slug) for run and registry names; default derived from model"),
-        _p("model_revision", str, "", "Hugging Face revision (branch, tag or commit) of the model"),
-        *COMMON_DATA,
-        _p("stand_in", str, "auto", "use offline stand-ins for MultiNLI/SQuAD (SPEC §9)", ("auto", "yes", "no")),
-        _p("register_as", str, "", "registered model name (default z2h-<task>-<slug>)"),
-        _p("alias", str, "source", "registry alias set on the new model version"),
-        *TRAINING,
-    ],
+    "source": [*SOURCE_MODEL, *REGISTRATION, *TRAINING],
     "evaluate": [
         _p("task", str, None, "task", TASK_NAMES),
         _p("model_uri", str, None, "models:/NAME@ALIAS, models:/NAME/VERSION, runs:/ID/checkpoint or a local checkpoint dir"),
@@ -122,6 +150,38 @@ ENTRY_POINTS: dict[str, list[Param]] = {
         _p("costs", str, "", "YAML file overriding the annotation-cost settings (SPEC §6.4)"),
         _p("output_dir", str, "analysis-output", "where the tables, plots and report.md are written"),
         _p("size_corpus", str, "", "SIZE corpus for models the default mapping does not know (or MODEL=CORPUS pairs)"),
+    ],
+    "few_shot": [
+        _p("task", str, None, "task", TASK_NAMES),
+        _p("model_uri", str, None, "source model: models:/NAME@ALIAS, models:/NAME/VERSION, runs:/ID/model or a local checkpoint dir"),
+        _p("lang", str, None, "target language (ISO 639-1)"),
+        _p("k", _nonneg_int, None, "number of shots (sentences; XQuAD: articles); 0 = zero-shot, no training"),
+        _p("sampling", str, "random", "how shots are chosen (SPEC §4)", STRATEGIES),
+        _p("pool", _pool, "auto", "auto = the task's pool (train, else dev); test:N = the first N test items, then not scored"),
+        *COMMON_DATA,
+        _p("log_checkpoint", _bool, False, "log the continued model as a pyfunc model of the run (yes/no; ~size of the encoder)"),
+        _p("dev_curve", _bool, True, "score the target dev split after each epoch when it is not the pool (monitoring only)"),
+        # the shots are the training data, so there is no max_train_examples
+        *_training_without("max_train_examples"),
+    ],
+    "search": [
+        *SOURCE_MODEL,
+        _p("sampler", str, "grid", "grid = every lrs x epochs pair; tpe = Bayesian search within the bounds", ("grid", "tpe")),
+        _p("lrs", _pos_float_list, [5e-5, 3e-5], "learning rates of the grid (comma-separated)"),
+        _p("epochs", _pos_int_list, [2, 3], "epoch counts of the grid (comma-separated)"),
+        _p("lr_min", _pos_float, 1e-5, "lowest learning rate for tpe (searched log-uniformly)"),
+        _p("lr_max", _pos_float, 3e-4, "highest learning rate for tpe"),
+        _p("epochs_min", _pos_int, 1, "fewest epochs for tpe"),
+        _p("epochs_max", _pos_int, 5, "most epochs for tpe"),
+        _p("n_trials", _nonneg_int, 0, "trials of this worker process (0 = grid: until the grid is done; tpe: 20)"),
+        _p("storage", str, "sqlite:///optuna.db", "Optuna storage URL; postgresql://... lets workers on many machines share a study"),
+        _p("study_name", str, "", "Optuna study name (default derived from task, model, sampler and settings)"),
+        _p("register", _bool, False, "train the best configuration as a source model and register it (yes/no)"),
+        *REGISTRATION,
+        *_training_without("lr", "epochs"),
+    ],
+    "grid": [
+        _p("plan", str, None, "study plan YAML file (INTERFACE.md)"),
     ],
 }
 

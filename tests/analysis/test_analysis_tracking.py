@@ -95,7 +95,7 @@ def test_ingest_then_analysis(tracking, tmp_path):
     assert run_ingest(path, "published") == 0  # re-ingesting the same file adds nothing
 
     experiment = tracking.get_experiment_by_name("published")
-    runs = collect.search_all_runs(tracking, [experiment.experiment_id])
+    runs = collect.search_all_runs([experiment.experiment_id], client=tracking)
     named = {r.info.run_name: r for r in runs}
     run = named["ingest/pos/mbert/tr/k=10/random/s1"]
     assert run.data.tags["z2h.stage"] == "ingest" and run.info.status == "FINISHED"
@@ -125,7 +125,7 @@ def test_ingest_then_analysis(tracking, tmp_path):
     assert "xnli/xlmr: zero-shot scores for 2 language(s)" in report
     for plot in ("few_shot_delta_pos", "few_shot_curves_pos", "zero_shot_vs_feature_pos", "regression_pos"):
         assert f"]({plot}.png)" in report and (out / f"{plot}.png").stat().st_size > 1000
-    analysis_runs = [r for r in collect.search_all_runs(tracking, [experiment.experiment_id])
+    analysis_runs = [r for r in collect.search_all_runs([experiment.experiment_id], client=tracking)
                      if r.data.tags.get("z2h.stage") == "analysis"]
     assert len(analysis_runs) == 1 and analysis_runs[0].info.status == "FINISHED"
     logged = {a.path for a in tracking.list_artifacts(analysis_runs[0].info.run_id)}

@@ -1,6 +1,7 @@
 """A loaded data split: its examples and where exactly they came from."""
 from __future__ import annotations
 
+from collections import OrderedDict
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -36,8 +37,25 @@ class Split:
                 f"{prefix}.examples": str(len(self.examples))}
 
 
+# (task, path, content hash) -> parsed examples: search trials and grid cells read the same files again and
+# again (parsing the 12.5k sentences of English EWT takes seconds); a changed file has another hash
+_READ_CACHE: OrderedDict[tuple, list] = OrderedDict()
+_READ_CACHE_FILES = 8
+
+
+def _read_examples(task, path: Path, sha256: str) -> list:
+    key = (task.name, str(path), sha256)
+    if key in _READ_CACHE:
+        _READ_CACHE.move_to_end(key)
+    else:
+        _READ_CACHE[key] = task.read_file(path)
+        while len(_READ_CACHE) > _READ_CACHE_FILES:
+            _READ_CACHE.popitem(last=False)
+    return list(_READ_CACHE[key])  # a copy of the list, so no caller can reorder the cached one
+
+
 def load_split(task, data_dir: str | Path, lang: str, split: str, limit: int = 0, name: str | None = None) -> Split:
     """Read `split` of `lang` for `task` from `data_dir`, keeping the first `limit` examples (0 = all)."""
     path = task.file_for(data_dir, lang, split)
-    examples = task.read_file(path)
-    return Split(name or split, lang, examples, str(path), file_sha256(path)).head(limit)
+    sha256 = file_sha256(path)
+    return Split(name or split, lang, _read_examples(task, path, sha256), str(path), sha256).head(limit)

@@ -7,7 +7,7 @@ import mlflow
 
 from ..config import Params
 from ..data.layout import has_file
-from ..data.splits import load_split
+from ..data.splits import Split, load_split
 from ..errors import Z2HError
 from ..languages import KNOWN_LANGS, TASK_TARGETS
 from ..modeling.encoder import model_slug
@@ -41,10 +41,15 @@ def resolve_langs(task, data_dir: str, langs: str, split: str) -> list[str]:
     return chosen
 
 
-def load_model(model_uri: str):
-    """(model, tokenizer, ResolvedModel) for any accepted model URI, moved to the compute device."""
+def load_model(model_uri: str, task=None):
+    """(model, tokenizer, ResolvedModel) for any accepted model URI, moved to the compute device.
+
+    With `task`, a model trained for another task is an error.
+    """
     resolved = resolve_model(model_uri)
     model, tokenizer = load_checkpoint(resolved.checkpoint_dir)
+    if task is not None and model.meta.task != task.name:
+        raise Z2HError(f"model {model_uri} was trained for task {model.meta.task!r}, not {task.name!r}")
     model.to(pick_device())
     return model, tokenizer, resolved
 
@@ -59,13 +64,34 @@ def lineage_tags(resolved) -> dict[str, str]:
     return tags
 
 
+def evaluate_params(task, model, model_uri: str, split: Split, max_eval_examples: int) -> dict:
+    """The params of one zero-shot (k = 0) run (INTERFACE.md)."""
+    return {"task": task.name, "model": model.meta.model, "model_name": model.meta.model_name or model_slug(model.meta.model),
+            "model_uri": model_uri, "lang": split.lang, "k": 0, "split": split.name,
+            "max_eval_examples": max_eval_examples}
+
+
+def evaluate_language(task, model, tokenizer, model_uri: str, tags: dict, split: Split, max_eval_examples: int,
+                      eval_batch_size: int, extra_params: dict | None = None, experiment: str | None = None) -> tuple[str, float]:
+    """Score a loaded model on one language's split in a nested `evaluate` run; returns (run id, score).
+
+    Used per language by the `evaluate` entry point and per zero-shot cell by `grid` (model and data loaded once).
+    """
+    params = {**evaluate_params(task, model, model_uri, split, max_eval_examples), **(extra_params or {})}
+    name = run_name("evaluate", task.name, params["model_name"], split.lang, k=0)
+    with stage_run("evaluate", name, tags={**tags, **split.tags}, nested=True, experiment=experiment) as run:
+        log_params(params)
+        log_splits(split)
+        score = score_split(model, task, tokenizer, split, eval_batch_size)["score"]
+        print(f"evaluate {task.name} {params['model_name']} {split.lang}: {task.score_metric} {score:.2f}")
+    return run.info.run_id, score
+
+
 def run_evaluate(params: Params) -> str:
     task = get_task(params.task)
     check_tracking_server()
     langs = resolve_langs(task, params.data_dir, params.langs, params.split)
-    model, tokenizer, resolved = load_model(params.model_uri)
-    if model.meta.task != task.name:
-        raise Z2HError(f"model {params.model_uri} was trained for task {model.meta.task!r}, not {task.name!r}")
+    model, tokenizer, resolved = load_model(params.model_uri, task)
     slug = model.meta.model_name or model_slug(model.meta.model)
     tags = lineage_tags(resolved)
     with stage_run("evaluate", run_name("evaluate", task.name, slug), tags=tags) as parent:
@@ -73,13 +99,8 @@ def run_evaluate(params: Params) -> str:
                     "langs": ",".join(langs), "split": params.split, "max_eval_examples": params.max_eval_examples})
         scores = {}
         for lang in langs:
-            with stage_run("evaluate", run_name("evaluate", task.name, slug, lang, k=0), tags=tags, nested=True):
-                log_params({"task": task.name, "model": model.meta.model, "model_name": slug,
-                            "model_uri": params.model_uri, "lang": lang, "k": 0, "split": params.split,
-                            "max_eval_examples": params.max_eval_examples})
-                split = load_split(task, params.data_dir, lang, params.split, params.max_eval_examples)
-                log_splits(split)
-                scores[lang] = score_split(model, task, tokenizer, split, params.eval_batch_size)["score"]
-                print(f"evaluate {task.name} {slug} {lang}: {task.score_metric} {scores[lang]:.2f}")
+            split = load_split(task, params.data_dir, lang, params.split, params.max_eval_examples)
+            _, scores[lang] = evaluate_language(task, model, tokenizer, params.model_uri, tags, split,
+                                                params.max_eval_examples, params.eval_batch_size)
         mlflow.log_metrics({f"score_{lang}": value for lang, value in scores.items()})
         return parent.info.run_id

@@ -14,7 +14,7 @@ from ..tracking.registry import log_checkpoint_model, registered_name
 from ..tracking.runs import MlflowTrainingLogger, log_params, run_name, stage_run
 from ..tracking.server import check_tracking_server
 from ..training.config import TrainConfig
-from ..training.loop import train
+from ..training.loop import seed_everything, train
 from .common import build_model, dev_scorer, features_of, log_splits, save_checkpoint_dir, score_split
 
 log = logging.getLogger(__name__)
@@ -36,6 +36,7 @@ def train_source(task, params: Params, config: TrainConfig, callbacks=(), dev_on
     log_splits(train_split, dev_split, test_split)
     for key, value in train_split.tags.items():
         mlflow.set_tag(key, value)
+    seed_everything(config.seed)  # the new head's initialisation too, so equal settings give equal models
     model, tokenizer = build_model(task, params.model, params.model_revision, task.label_vocabs(train_split.examples),
                                    config.max_length, params.model_name or model_slug(params.model), config.seed)
     train_features = features_of(task, train_split, tokenizer, model.meta, training=True)
@@ -45,16 +46,29 @@ def train_source(task, params: Params, config: TrainConfig, callbacks=(), dev_on
     return model, tokenizer, result, (train_split, dev_split, test_split)
 
 
-def run_source(params: Params) -> str:
-    """The `source` entry point; returns the run id."""
+def source_run_params(task, params: Params, config: TrainConfig) -> dict:
+    """The params that define a source model; a FINISHED run with the same ones can be reused (grid)."""
+    slug = params.model_name or model_slug(params.model)
+    return {"task": task.name, "model": params.model, "model_name": slug, "lang": SOURCE_LANG, "k": 0,
+            "data_dir": params.data_dir, **config.as_params()}
+
+
+def registered_uri(run) -> str | None:
+    """`models:/NAME/VERSION` of the model a finished source run registered (None if it registered none)."""
+    registered = run.data.tags.get("z2h.registered_model")
+    return f"models:/{registered}" if registered else None
+
+
+def run_source(params: Params, nested: bool = False, experiment: str | None = None) -> str:
+    """The `source` entry point (also a nested run of `search` and `grid`); returns the run id."""
     task = get_task(params.task)
     config = TrainConfig.resolve(task.defaults, params.values)
     check_tracking_server()
     slug = params.model_name or model_slug(params.model)
     name = params.register_as or registered_name(task.name, slug)
-    with stage_run("source", run_name("source", task.name, slug, SOURCE_LANG, seed=config.seed)) as run:
-        log_params({"task": task.name, "model": params.model, "model_name": slug, "lang": SOURCE_LANG, "k": 0,
-                    **config.as_params()})
+    with stage_run("source", run_name("source", task.name, slug, SOURCE_LANG, seed=config.seed),
+                   nested=nested, experiment=experiment) as run:
+        log_params(source_run_params(task, params, config))
         model, tokenizer, result, (_, _, test_split) = train_source(task, params, config)
         log_params({"best_epoch": result.best_epoch})
         metrics = score_split(model, task, tokenizer, test_split, config.eval_batch_size)

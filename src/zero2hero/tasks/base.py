@@ -33,6 +33,8 @@ class Task(ABC):
     defaults: TrainDefaults
     few_shot_defaults: TrainDefaults
     sampling_strategies: tuple[str, ...] = ("random", "shortest", "longest")
+    # (min, max) `n_tokens` of a unit that few-shot sampling may draw; None = every unit (SPEC §4)
+    few_shot_length_range: tuple[int, int] | None = None
 
     # ---- data ----
     @abstractmethod

@@ -40,6 +40,7 @@ class WordLevelTask(Task):
 
     data_kind = "ud"
     tag_vocab = "tags"
+    few_shot_length_range = (3, 50)  # SPEC §4: only sentences of 3 to 50 words are few-shot candidates
 
     def word_labels(self, example: WordExample, meta) -> dict[str, list[int]]:
         """Per-word integer targets for the batch (task-specific); IGNORE where unknown."""

@@ -1,8 +1,8 @@
-"""Run queries shared by the grid (which cells are done) and the analysis (collect results)."""
+"""Run queries: every run of an experiment page by page, and finished runs looked up by their parameters."""
 from __future__ import annotations
 
-from mlflow import MlflowClient
 from mlflow.entities import ViewType
+from mlflow.tracking import MlflowClient
 
 from ..errors import Z2HError
 
@@ -23,13 +23,62 @@ def resolve_experiment(experiment: str, client: MlflowClient | None = None):
     return found
 
 
-def search_all_runs(client: MlflowClient, experiment_ids: list[str], filter_string: str = "") -> list:
-    """Every matching run, page by page (one request per 1000 runs, so 10,000+ runs stay fast)."""
+def search_all_runs(experiment_ids: list[str], filter_string: str = "", client: MlflowClient | None = None) -> list:
+    """Every active run matching `filter_string`, fetched page by page."""
+    client = client or MlflowClient()
     runs, token = [], None
     while True:
-        page = client.search_runs(experiment_ids, filter_string, ViewType.ACTIVE_ONLY,
-                                  max_results=PAGE_SIZE, page_token=token)
+        page = client.search_runs(experiment_ids, filter_string, ViewType.ACTIVE_ONLY, max_results=PAGE_SIZE,
+                                  page_token=token)
         runs.extend(page)
         token = page.token
         if not token:
             return runs
+
+
+def canonical(value) -> str:
+    """A param value in one spelling, so `2e-4` (typed after -P) equals `0.0002` (logged by the code)."""
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    text = str(value).strip()
+    if text.lower() in ("yes", "true", "no", "false"):
+        return "yes" if text.lower() in ("yes", "true") else "no"
+    try:
+        return repr(float(text))
+    except ValueError:
+        return text
+
+
+class FinishedRuns:
+    """The FINISHED runs of one experiment, queried once, found by stage tag and identical params.
+
+    A run matches when every given param has the same (canonical) value; params it logged beyond those
+    (data hashes, best_epoch, ...) do not matter.
+    """
+
+    def __init__(self, experiment_id: str, client: MlflowClient | None = None):
+        runs = search_all_runs([experiment_id], "attributes.status = 'FINISHED'", client)
+        # oldest first, so a later run with the same params wins in the index
+        self._runs = sorted(runs, key=lambda run: run.info.start_time or 0)
+        self._index: dict[tuple, dict[tuple, str]] = {}
+
+    def _table(self, stage: str, names: tuple) -> dict[tuple, str]:
+        key = (stage, names)
+        if key not in self._index:
+            table = {}
+            for run in self._runs:
+                if run.data.tags.get("z2h.stage") == stage:
+                    params = run.data.params
+                    table[tuple(canonical(params.get(name, "\0missing")) for name in names)] = run.info.run_id
+            self._index[key] = table
+        return self._index[key]
+
+    def find(self, stage: str, params: dict) -> str | None:
+        """The id of the latest FINISHED run of `stage` with exactly these param values, else None."""
+        names = tuple(sorted(params))
+        return self._table(stage, names).get(tuple(canonical(params[name]) for name in names))
+
+    def add(self, stage: str, params: dict, run_id: str) -> None:
+        """Record a run finished by this process (so a plan listing a cell twice runs it once)."""
+        names = tuple(sorted(params))
+        self._table(stage, names)[tuple(canonical(params[name]) for name in names)] = run_id

@@ -11,6 +11,7 @@ import os
 import traceback
 
 import mlflow
+from mlflow.exceptions import MlflowException
 from mlflow.tracking import MlflowClient
 
 from ..errors import Z2HError
@@ -64,16 +65,37 @@ def _fail_run(exc: BaseException) -> None:
     mlflow.end_run(status=status)
 
 
+def experiment_id_for(name: str) -> str:
+    """The id of experiment `name`, created when missing (safe when two processes create it at once)."""
+    client = MlflowClient()
+    found = client.get_experiment_by_name(name)
+    if found is None:
+        try:
+            return client.create_experiment(name)
+        except MlflowException:  # another process created it in between
+            found = client.get_experiment_by_name(name)
+            if found is None:
+                raise
+    if found.lifecycle_stage == "deleted":
+        raise Z2HError(f"experiment {name!r} is deleted; restore it (mlflow experiments restore) or choose another name")
+    return found.experiment_id
+
+
 @contextlib.contextmanager
 def stage_run(stage: str, name: str, tags: dict | None = None, nested: bool = False, experiment: str | None = None):
     """Start (or, under `mlflow run`, attach to) a run tagged `z2h.stage`; mark it FAILED with the reason on error.
 
-    Nested runs are children of the active run. The first call checks the tracking server answers.
+    Nested runs are children of the active run; with `experiment` they are created in that experiment (the grid's
+    cells go to the plan's experiment while the grid's own run stays where `mlflow run` put it).
+    The first call checks the tracking server answers.
     """
     check_tracking_server()
-    if experiment and not nested and not os.environ.get("MLFLOW_RUN_ID"):
+    experiment_id = None
+    if experiment and nested:
+        experiment_id = experiment_id_for(experiment)
+    elif experiment and not os.environ.get("MLFLOW_RUN_ID"):
         mlflow.set_experiment(experiment)
-    run = mlflow.start_run(run_name=name, nested=nested)
+    run = mlflow.start_run(run_name=name, nested=nested, experiment_id=experiment_id)
     try:
         mlflow.set_tags({"z2h.stage": stage, "mlflow.runName": name, **(tags or {})})
         yield run

@@ -1,0 +1,185 @@
+"""The study plan that `grid` runs (YAML, INTERFACE.md), validated with the file and line of every mistake.
+
+Section overrides (`source`, `few_shot`, `evaluate`) keep the YAML text of each value and are checked with
+the entry points' own parameter parsers, so `lr: 2e-4` means exactly what `-P lr=2e-4` means.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import yaml
+
+from ..config import TASK_NAMES, params_for
+from ..data.fewshot import STRATEGIES
+from ..errors import DataError, Z2HError
+from ..languages import KNOWN_LANGS
+from ..tasks import TASKS
+
+# SPEC §1: k per task; XQuAD counts articles
+DEFAULT_K = {"default": [0, 10, 50, 100, 500, 1000], "xquad": [0, 2, 4, 6, 8, 10]}
+# The plan itself sets these; a section may set every other parameter of its entry point.
+PLAN_OWNED = {
+    "source": {"task", "model", "data_dir"},
+    "few_shot": {"task", "model_uri", "lang", "k", "sampling", "seed", "data_dir"},
+}
+SECTIONS = {
+    "source": [p for p in params_for("source") if p.name not in PLAN_OWNED["source"]],
+    "few_shot": [p for p in params_for("few_shot") if p.name not in PLAN_OWNED["few_shot"]],
+    "evaluate": [p for p in params_for("few_shot") if p.name in ("max_eval_examples", "eval_batch_size")],
+}
+KEYS = ("experiment", "tasks", "models", "langs", "k", "sampling", "seeds", "data_dir", *SECTIONS)
+
+
+@dataclass
+class StudyPlan:
+    path: str
+    text: str
+    tasks: list[str]
+    models: list[str]
+    experiment: str = "zero2hero"
+    langs: list[str] | str = "all"
+    k: dict[str, list[int]] = field(default_factory=lambda: dict(DEFAULT_K))
+    sampling: list[str] = field(default_factory=lambda: list(STRATEGIES))
+    seeds: list[int] = field(default_factory=lambda: [1, 2, 3, 4, 5])
+    data_dir: str = "../shared/data"
+    source: dict[str, str] = field(default_factory=dict)
+    few_shot: dict[str, str] = field(default_factory=dict)
+    evaluate: dict[str, str] = field(default_factory=dict)
+
+    def ks(self, task: str) -> list[int]:
+        return self.k.get(task, self.k.get("default", []))
+
+
+class _Reader:
+    """Turns YAML nodes into checked values; every error names the plan file and the node's line."""
+
+    def __init__(self, path: str):
+        self.path = path
+
+    def error(self, node, message: str) -> DataError:
+        return DataError(self.path, node.start_mark.line + 1, message)
+
+    def text(self, node, what: str) -> str:
+        if not isinstance(node, yaml.ScalarNode) or node.tag.endswith(":null") or not node.value.strip():
+            raise self.error(node, f"{what} needs a single value")
+        return node.value.strip()
+
+    def items(self, node, what: str) -> list:
+        """A list, or a single value taken as a list of one."""
+        if isinstance(node, yaml.ScalarNode):
+            return [node]
+        if not isinstance(node, yaml.SequenceNode) or not node.value:
+            raise self.error(node, f"{what} needs a non-empty list")
+        return node.value
+
+    def mapping(self, node, what: str) -> list[tuple[str, object, object]]:
+        """(key, key node, value node) per entry; duplicate keys are an error."""
+        if not isinstance(node, yaml.MappingNode):
+            raise self.error(node, f"{what} needs a mapping (name: value)")
+        seen, entries = set(), []
+        for key_node, value_node in node.value:
+            key = self.text(key_node, f"a key of {what}")
+            if key in seen:
+                raise self.error(key_node, f"{what}: {key!r} is given twice")
+            seen.add(key)
+            entries.append((key, key_node, value_node))
+        return entries
+
+    def ints(self, node, what: str, minimum: int) -> list[int]:
+        values = []
+        for item in self.items(node, what):
+            raw = self.text(item, what)
+            if not raw.lstrip("-").isdigit() or int(raw) < minimum:
+                raise self.error(item, f"{what}: {raw!r} is not an integer >= {minimum}")
+            values.append(int(raw))
+        return values
+
+    def choices(self, node, what: str, valid) -> list[str]:
+        values = []
+        for item in self.items(node, what):
+            raw = self.text(item, what)
+            if raw not in valid:
+                raise self.error(item, f"{what}: unknown {raw!r}; valid: {', '.join(valid)}")
+            values.append(raw)
+        return values
+
+    def k(self, node) -> dict[str, list[int]]:
+        if not isinstance(node, yaml.MappingNode):
+            return {"default": self.ints(node, "k", 0)}
+        valid = ("default", *TASK_NAMES)  # a plan may keep k lists for tasks it does not run now
+        per_task = {}
+        for key, key_node, value in self.mapping(node, "k"):
+            if key not in valid:
+                raise self.error(key_node, f"k: unknown {key!r}; valid: {', '.join(valid)}")
+            per_task[key] = self.ints(value, f"k.{key}", 0)
+        return per_task
+
+    def section(self, node, name: str) -> dict[str, str]:
+        specs = {spec.name: spec for spec in SECTIONS[name]}
+        overrides = {}
+        for key, key_node, value_node in self.mapping(node, name):
+            if key not in specs:
+                owned = f" (the plan sets {key} itself)" if key in PLAN_OWNED.get(name, ()) else ""
+                raise self.error(key_node, f"{name}: unknown parameter {key!r}{owned}; valid: {', '.join(specs)}")
+            raw = self.text(value_node, f"{name}.{key}")
+            spec = specs[key]
+            if spec.choices and raw not in spec.choices:
+                raise self.error(value_node, f"{name}.{key}={raw!r}: choose one of {', '.join(spec.choices)}")
+            try:
+                spec.parse(raw)
+            except ValueError as exc:
+                raise self.error(value_node, f"{name}.{key}={raw!r} is not valid: {exc}") from None
+            overrides[key] = raw
+        return overrides
+
+
+def parse_plan(text: str, path: str = "plan.yaml") -> StudyPlan:
+    """Read and check a study plan; raises DataError naming the line of the first mistake."""
+    try:
+        root = yaml.compose(text, Loader=yaml.SafeLoader)
+    except yaml.MarkedYAMLError as exc:
+        line = exc.problem_mark.line + 1 if exc.problem_mark else None
+        raise DataError(path, line, f"not valid YAML: {exc.problem}") from None
+    if root is None:
+        raise DataError(path, None, "the plan is empty; it needs at least tasks and models (INTERFACE.md)")
+    reader = _Reader(path)
+    entries = {}
+    for key, key_node, value_node in reader.mapping(root, "the plan"):
+        if key not in KEYS:
+            raise reader.error(key_node, f"unknown key {key!r}; valid: {', '.join(KEYS)}")
+        entries[key] = value_node
+    for required in ("tasks", "models"):
+        if required not in entries:
+            raise DataError(path, None, f"the plan needs {required!r} (INTERFACE.md, Study plan)")
+    plan = StudyPlan(path=path, text=text, tasks=reader.choices(entries["tasks"], "tasks", tuple(TASKS)),
+                     models=[reader.text(node, "models") for node in reader.items(entries["models"], "models")])
+    for key in ("experiment", "data_dir"):
+        if key in entries:
+            setattr(plan, key, reader.text(entries[key], key))
+    if "langs" in entries:
+        node = entries["langs"]
+        is_all = isinstance(node, yaml.ScalarNode) and node.value.strip() == "all"
+        plan.langs = "all" if is_all else reader.choices(node, "langs", KNOWN_LANGS)
+    if "k" in entries:
+        plan.k = reader.k(entries["k"])
+        for task in plan.tasks:
+            if task not in plan.k and "default" not in plan.k:
+                raise reader.error(entries["k"], f"k has no list for {task!r} and no 'default'")
+    if "sampling" in entries:
+        plan.sampling = reader.choices(entries["sampling"], "sampling", STRATEGIES)
+    if "seeds" in entries:
+        plan.seeds = reader.ints(entries["seeds"], "seeds", 0)
+    for name in SECTIONS:
+        if name in entries:
+            setattr(plan, name, reader.section(entries[name], name))
+    return plan
+
+
+def load_plan(path: str | Path) -> StudyPlan:
+    path = Path(path).expanduser()
+    if not path.is_file():
+        raise Z2HError(f"plan {str(path)!r} is not a file; expected a study plan YAML (INTERFACE.md)")
+    from ..data.text import read_text
+
+    return parse_plan(read_text(path), str(path))

@@ -1,0 +1,68 @@
+"""The study plan of `grid`: defaults, per-task k, and errors that name the line."""
+from __future__ import annotations
+
+import pytest
+
+from zero2hero.errors import DataError
+from zero2hero.stages.plan import DEFAULT_K, parse_plan
+from zero2hero.tracking.queries import canonical
+
+PLAN = """\
+experiment: study
+tasks: [pos]
+models: [bert-base-multilingual-cased, xlm-roberta-base]
+langs: [tr, it]
+k: {default: [0, 10], xquad: [0, 2]}
+sampling: [random, longest]
+seeds: [1, 2]
+source: {epochs: 1, max_train_examples: 500}
+few_shot: {epochs: 10, lr: 2e-4, freeze_embeddings: yes}
+evaluate: {max_eval_examples: 300}
+"""
+
+
+def test_a_full_plan_keeps_section_values_as_typed():
+    plan = parse_plan(PLAN)
+    assert plan.experiment == "study" and plan.langs == ["tr", "it"] and plan.seeds == [1, 2]
+    assert plan.ks("pos") == [0, 10] and plan.ks("xquad") == [0, 2]
+    # the YAML text, parsed later by the entry points' own parsers (yes stays yes, 2e-4 stays 2e-4)
+    assert plan.few_shot == {"epochs": "10", "lr": "2e-4", "freeze_embeddings": "yes"}
+
+
+def test_defaults_follow_the_study():
+    plan = parse_plan("tasks: pos\nmodels: m\n")
+    assert plan.tasks == ["pos"] and plan.models == ["m"] and plan.langs == "all"
+    assert plan.ks("pos") == DEFAULT_K["default"] and plan.ks("xquad") == DEFAULT_K["xquad"]
+    assert plan.sampling == ["random", "shortest", "longest"] and plan.seeds == [1, 2, 3, 4, 5]
+
+
+@pytest.mark.parametrize("text, line, message", [
+    ("tasks: [pos]\nmodels: [m]\nfew_shot:\n  epochs: 1\n  lr: abc\n", 5, "few_shot.lr='abc' is not valid"),
+    ("tasks: [pos]\nmodels: [m]\nsource: {task: pos}\n", 3, "the plan sets task itself"),
+    ("tasks: [pos]\nmodels: [m]\nk: [0, -1]\n", 3, "'-1' is not an integer >= 0"),
+    ("tasks: [pos]\nmodels: [m]\nk: {xquad: [0, 2]}\n", 3, "no list for 'pos'"),
+    ("tasks: [pos]\nmodels: [m]\nlangs: [tr,\n  xx]\n", 4, "unknown 'xx'"),
+    ("tasks: [pos]\nmodels: [m]\nsampling: [longest, longer]\n", 3, "unknown 'longer'"),
+    ("tasks: [pos]\nmodels: [m]\nepochs: 3\n", 3, "unknown key 'epochs'"),
+    ("tasks: [pos, nope]\nmodels: [m]\n", 1, "tasks: unknown 'nope'"),
+    ("tasks: [pos\nmodels: [m]\n", 2, "not valid YAML"),
+    ("tasks: [pos]\nmodels: [m]\nfew_shot: {pool: test:0}\n", 3, "few_shot.pool='test:0'"),
+    ("tasks: [pos]\nmodels: [m]\nseeds: [1]\nseeds: [2]\n", 4, "'seeds' is given twice"),
+])
+def test_mistakes_name_the_line(text, line, message):
+    with pytest.raises(DataError, match=message) as caught:
+        parse_plan(text, "study.yaml")
+    assert caught.value.line == line and str(caught.value).startswith(f"study.yaml:{line}:")
+
+
+def test_plan_needs_tasks_and_models():
+    with pytest.raises(DataError, match="needs 'models'"):
+        parse_plan("tasks: [pos]\n")
+    with pytest.raises(DataError, match="empty"):
+        parse_plan("")
+
+
+def test_canonical_param_values_compare_numbers_and_booleans():
+    assert canonical("2e-4") == canonical(0.0002) == canonical("0.0002")
+    assert canonical("1") == canonical(1) and canonical(True) == canonical("yes") == canonical("true")
+    assert canonical("models:/a/1") == "models:/a/1"
