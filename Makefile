@@ -32,7 +32,7 @@ test-fast: setup
 	$(BIN)/python -m pytest -q -m "not learning and not integration"
 
 demo: setup
-	$(BIN)/python -m zero2hero.demo
+	$(BIN)/python -m zero2hero.demo $(if $(DATA_DIR),--data_dir $(DATA_DIR))
 
 clean:
 	rm -rf $(VENV) z2h-demo .pytest_cache

