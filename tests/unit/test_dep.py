@@ -56,7 +56,7 @@ def test_head_shapes_masking_and_loss():
     output = head(hidden, batch)
     assert torch.isfinite(output["loss"])
     output["loss"].backward()
-    assert head.arc_weight.grad.abs().sum() > 0 and head.relation_bilinear.weight.grad.abs().sum() > 0
+    assert head.arc_weight.grad.abs().sum() > 0 and head.relation_weight.grad.abs().sum() > 0
     with torch.no_grad():
         decoded = head.decode(head(hidden, _batch([3, 5])), _batch([3, 5]))
     assert [len(heads) for heads, _ in decoded] == [3, 5] and [len(r) for _, r in decoded] == [3, 5]
