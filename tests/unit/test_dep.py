@@ -160,3 +160,17 @@ def test_tiny_models_overfit_and_predict_trees(encoder, request, data_dir, tmp_p
     frame = Predictor(tmp_path / "ckpt").predict_frame(pd.DataFrame({"tokens": [e.words for e in examples[:3]]}))
     assert list(frame.columns) == ["heads", "relations"]
     assert [(list(h), list(r)) for h, r in zip(frame["heads"], frame["relations"])] == predictions[:3]
+
+
+def test_words_beyond_max_length_are_still_parsed_and_scored(tiny_bert, caplog):
+    task = get_task("dep")
+    words = ["the"] * 30
+    example = WordExample("long", words, ["DET"] * 30, [0] + [1] * 29, ["root"] + ["det"] * 29)
+    model, tokenizer = build_model(task, str(tiny_bert), None, task.label_vocabs([example]), 16)
+    with caplog.at_level("WARNING"):
+        predictions = predict_examples(model, task, tokenizer, [example])
+    assert "16 words had no subword within max_length=16" in caplog.text
+    heads, relations = predictions[0]
+    assert len(heads) == len(relations) == 30 and _is_tree(heads) and heads.count(0) == 1
+    wrong_last = [0] + [1] * 28 + [2]  # only the last (truncated) word wrong: it still counts, 29 of 30
+    assert task.score([example], [(wrong_last, relations)])["uas"] == pytest.approx(100 * 29 / 30)

@@ -168,3 +168,23 @@ def test_tiny_models_overfit_and_predict_tags(encoder, request, data_dir, tmp_pa
     frame = Predictor(tmp_path / "ckpt").predict_frame(pd.DataFrame({"tokens": [e.words for e in examples[:3]]}))
     assert list(frame.columns) == ["tags"]
     assert [list(tags) for tags in frame["tags"]] == predict_examples(model, task, tokenizer, examples[:3])
+
+
+@pytest.mark.integration
+def test_cli_reports_bad_wikiann_line_and_missing_swedish(tmp_path, tiny_bert, data_dir, local_tracking):
+    from helpers import z2h
+
+    root = tmp_path / "data" / "wikiann" / "en"
+    root.mkdir(parents=True)
+    for split in ("train", "dev", "test"):
+        (root / f"{split}-en.tsv").write_text("Ada\tB-PER\nLovelace\tI-PER\n\nParis\tB-LOC\n")
+    bad = root / "train-en.tsv"
+    bad.write_text("Ada\tB-PER\nLovelace I-PER\n")
+    result = z2h("source", "--task", "ner", "--model", str(tiny_bert), "--data_dir", str(tmp_path / "data"),
+                 "--epochs", "1", tracking_uri=local_tracking)
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert f"{bad}:2: expected 2 tab-separated columns (token, tag), found 1" in result.stderr
+    result = z2h("evaluate", "--task", "ner", "--model_uri", str(tmp_path), "--langs", "tr,sv",
+                 "--data_dir", str(data_dir), tracking_uri=local_tracking)
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert f"no test split for 'sv': expected a file matching {data_dir}/wikiann/sv/test-sv.tsv" in result.stderr
