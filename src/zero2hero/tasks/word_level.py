@@ -30,6 +30,15 @@ def align_words(words: list[str], tokenizer, max_length: int) -> tuple[list[int]
     return encoding["input_ids"], starts, len(words) - len(seen)
 
 
+def tag_accuracy(examples: list[WordExample], predictions: list[list[str]]) -> float:
+    """Percent of words whose predicted tag equals the gold tag (a gold tag unseen in training is wrong)."""
+    correct = total = 0
+    for example, predicted in zip(examples, predictions):
+        total += len(example.tags)
+        correct += sum(gold == guess for gold, guess in zip(example.tags, predicted))
+    return 100.0 * correct / max(total, 1)
+
+
 def pad(rows: list[list[int]], value: int) -> torch.Tensor:
     width = max((len(row) for row in rows), default=0)
     return torch.tensor([row + [value] * (width - len(row)) for row in rows], dtype=torch.long)
@@ -48,19 +57,24 @@ class WordLevelTask(Task):
         return {"labels": [vocab.get(tag, IGNORE) for tag in example.tags]}
 
     def encode(self, examples, tokenizer, meta, training):
-        features, truncated = [], 0
+        features, truncated, unknown = [], 0, 0
         for index, example in enumerate(examples):
             input_ids, starts, lost = align_words(example.words, tokenizer, meta.max_length)
             truncated += lost
             feature = {"example_index": index, "input_ids": input_ids, "word_starts": starts}
             if example.tags is not None or example.heads is not None:
-                feature.update(self.word_labels(example, meta))
+                labels = self.word_labels(example, meta)
+                unknown += sum(value == IGNORE for values in labels.values() for value in values)
+                feature.update(labels)
             features.append(feature)
         if truncated:
             log.warning(
                 "%d words had no subword within max_length=%d; they are predicted from the first token and still scored",
                 truncated, meta.max_length,
             )
+        if unknown:
+            # labels never seen in training: no loss on them, and at evaluation they simply count as wrong
+            log.warning("%s: %d gold labels were never seen in training; they are scored as errors", self.name, unknown)
         return features
 
     def collate(self, features, tokenizer):
@@ -79,6 +93,14 @@ class WordLevelTask(Task):
     @staticmethod
     def label_keys(features) -> list[str]:
         return [key for key in ("labels", "heads", "relations") if features and key in features[0]]
+
+    def finalize(self, examples, features, predictions, meta):
+        """Tag ids -> tag names of the `tag_vocab` vocabulary (tagging tasks; DEP overrides)."""
+        names = meta.labels[self.tag_vocab]
+        return [[names[i] for i in predicted] for predicted in predictions]
+
+    def frame_from_predictions(self, predictions) -> pd.DataFrame:
+        return pd.DataFrame({"tags": predictions})
 
     def examples_from_frame(self, frame: pd.DataFrame) -> list[WordExample]:
         if "tokens" not in frame.columns:

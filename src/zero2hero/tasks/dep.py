@@ -1,0 +1,72 @@
+"""UD dependency parsing: biaffine arc scorer over first-subword vectors, tree decoding, UAS (and LAS).
+
+Options (task attributes, or `ModelMeta.head_config` recorded in the checkpoint):
+- `count_punctuation` (default True, as in the study): whether words with UPOS PUNCT count in `uas`/`las`;
+  `uas_no_punct` / `las_no_punct` are reported either way.
+- head_config `decoder`: "mst" (Chu–Liu/Edmonds, exactly one root; default) or "greedy" (best head per word).
+"""
+from __future__ import annotations
+
+import pandas as pd
+
+from ..data.conllu_reader import read_conllu
+from ..modeling.biaffine import DEFAULT_CONFIG, BiaffineDependencyHead
+from ..modeling.heads import IGNORE
+from .base import TrainDefaults
+from .word_level import WordLevelTask
+
+PUNCT = "PUNCT"
+
+
+def attachment_scores(examples, predictions, count_punctuation: bool = True) -> dict[str, float]:
+    """UAS and LAS in percent over words of `examples` (gold heads/relations/UPOS) given
+    `predictions` = per sentence (heads, relations). A relation the model cannot produce is simply wrong."""
+    words = unlabelled = labelled = 0
+    for example, (heads, relations) in zip(examples, predictions):
+        for i, (gold_head, gold_relation) in enumerate(zip(example.heads, example.relations)):
+            if not count_punctuation and example.tags and example.tags[i] == PUNCT:
+                continue
+            words += 1
+            if i < len(heads) and heads[i] == gold_head:
+                unlabelled += 1
+                labelled += relations[i] == gold_relation
+    return {"uas": 100.0 * unlabelled / max(words, 1), "las": 100.0 * labelled / max(words, 1)}
+
+
+class DepTask(WordLevelTask):
+    name = "dep"
+    score_metric = "uas"
+    relation_vocab = "relations"
+    count_punctuation = True  # SPEC §2: punctuation is included unless configured
+    # SPEC §3: 50 epochs, batch 128 sentences, Adam with a fixed learning rate
+    defaults = TrainDefaults(lr=5e-5, epochs=50, batch_size=128, max_length=512)
+    few_shot_defaults = TrainDefaults(lr=5e-5, epochs=5, batch_size=16, max_length=512)
+
+    def read_file(self, path):
+        return read_conllu(path)
+
+    def label_vocabs(self, examples):
+        return {self.relation_vocab: sorted({relation for ex in examples for relation in ex.relations})}
+
+    def build_head(self, hidden_size, meta):
+        # defaults filled into the meta so that the checkpoint records how its head was built
+        meta.head_config = {**DEFAULT_CONFIG, **meta.head_config}
+        return BiaffineDependencyHead(hidden_size, len(meta.labels[self.relation_vocab]), meta.head_config)
+
+    def word_labels(self, example, meta):
+        vocab = {relation: i for i, relation in enumerate(meta.labels[self.relation_vocab])}
+        return {"heads": list(example.heads), "relations": [vocab.get(r, IGNORE) for r in example.relations]}
+
+    def finalize(self, examples, features, predictions, meta):
+        names = meta.labels[self.relation_vocab]
+        return [(heads, [names[i] for i in relations]) for heads, relations in predictions]
+
+    def score(self, examples, predictions):
+        metrics = attachment_scores(examples, predictions, self.count_punctuation)
+        without = attachment_scores(examples, predictions, count_punctuation=False)
+        metrics.update({"uas_no_punct": without["uas"], "las_no_punct": without["las"]})
+        return metrics
+
+    def frame_from_predictions(self, predictions):
+        return pd.DataFrame({"heads": [heads for heads, _ in predictions],
+                             "relations": [relations for _, relations in predictions]})
