@@ -39,5 +39,5 @@ class Split:
 def load_split(task, data_dir: str | Path, lang: str, split: str, limit: int = 0, name: str | None = None) -> Split:
     """Read `split` of `lang` for `task` from `data_dir`, keeping the first `limit` examples (0 = all)."""
     path = task.file_for(data_dir, lang, split)
-    examples = task.read_file(path)
-    return Split(name or split, lang, examples, str(path), file_sha256(path)).head(limit)
+    examples = task.read(data_dir, lang, split)  # a task may keep only part of the file (XQuAD articles)
+    return Split(name or split, lang, examples, str(path), file_sha256(path), task.split_selection(split)).head(limit)

@@ -8,6 +8,8 @@ from ..errors import choose
 # name -> "module:Class"; imported lazily so that `z2h --help` stays fast
 TASKS = {
     "pos": "pos:PosTask",
+    "xnli": "xnli:XnliTask",
+    "xquad": "xquad:XquadTask",
 }
 
 

@@ -47,6 +47,11 @@ class Task(ABC):
     def read(self, data_dir: str | Path, lang: str, split: str) -> list:
         return self.read_file(self.file_for(data_dir, lang, split))
 
+    def split_selection(self, split: str) -> str:
+        """Which part of `file_for(split)` the split is: "all" where every split has its own file (XQuAD keeps
+        pool and test in one file). Part of the feature-cache key, so two splits of one file never collide."""
+        return "all"
+
     def n_tokens(self, example) -> int:
         """Size of one example for few-shot records and length-based sampling."""
         return len(example)
@@ -61,6 +66,11 @@ class Task(ABC):
         """Units that few-shot sampling draws (id, example indices); one per example unless a task groups
         them (XQuAD: whole articles)."""
         return [(getattr(example, "id", str(i)), [i]) for i, example in enumerate(examples)]
+
+    def unit_size(self, examples: list, indices: list[int]) -> int:
+        """`n_tokens` of one sampling unit for few-shot records: the sum over its examples unless a task
+        counts units otherwise (XQuAD: the paragraphs of an article)."""
+        return sum(self.n_tokens(examples[i]) for i in indices)
 
     # ---- model ----
     @abstractmethod
