@@ -9,7 +9,8 @@ import logging
 from typing import Callable
 
 from ..errors import Z2HError
-from .splits import Split
+from .layout import has_file
+from .splits import Split, load_split
 
 log = logging.getLogger(__name__)
 
@@ -43,3 +44,15 @@ def hub_split(name: str, lang: str, hub_id: str, split: str, convert: Callable[[
     examples = convert(rows, source)
     log.info("loaded %d examples from %s", len(examples), source)
     return Split(name, lang, examples, source, fingerprint)
+
+
+def local_or_hub(task, data_dir, lang: str, split: str, from_hub: Callable[[], Split]) -> Split:
+    """`split` of `lang` from data_dir where it is on disk, else `from_hub()`; where neither works, the
+    error of the missing file (it names the path expected), which is what a user without internet can act on."""
+    if has_file(data_dir, task.data_kind, lang, split):
+        return load_split(task, data_dir, lang, split)
+    try:
+        return from_hub()
+    except RealDataUnavailable as exc:
+        log.info("%s", exc)
+        return load_split(task, data_dir, lang, split)

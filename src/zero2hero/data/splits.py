@@ -32,8 +32,11 @@ class Split:
 
     def log_params(self) -> dict[str, str]:
         prefix = f"data.{self.name}"
-        return {f"{prefix}.file": self.source, f"{prefix}.sha256": self.sha256[:16],
-                f"{prefix}.examples": str(len(self.examples))}
+        params = {f"{prefix}.file": self.source, f"{prefix}.sha256": self.sha256[:16],
+                  f"{prefix}.examples": str(len(self.examples))}
+        if self.selection != "all":  # part of a file (XQuAD articles, a stand-in's share, a cap)
+            params[f"{prefix}.selection"] = self.selection
+        return params
 
 
 def load_split(task, data_dir: str | Path, lang: str, split: str, limit: int = 0, name: str | None = None) -> Split:

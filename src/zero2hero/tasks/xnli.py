@@ -11,9 +11,8 @@ import pandas as pd
 import torch
 
 from ..data.examples import NliExample
-from ..data.hub import RealDataUnavailable, hub_split
-from ..data.layout import has_file
-from ..data.splits import Split, load_split
+from ..data.hub import RealDataUnavailable, hub_split, local_or_hub
+from ..data.splits import Split
 from ..data.stand_ins import real_or_stand_in
 from ..data.xnli import NLI_LABELS, nli_examples_from_rows, read_xnli_tsv
 from ..errors import Z2HError
@@ -126,10 +125,6 @@ class XnliTask(Task):
 
 
 def english_xnli(task: XnliTask, data_dir, split: str) -> Split:
-    """An English XNLI split from data_dir, else from the hub (facebook/xnli); the file's error if neither."""
-    if has_file(data_dir, task.data_kind, SOURCE_LANG, split):
-        return load_split(task, data_dir, SOURCE_LANG, split)
-    try:
-        return hub_split(split, SOURCE_LANG, XNLI_HUB, HUB_SPLITS[split], nli_examples_from_rows, config=SOURCE_LANG)
-    except RealDataUnavailable:
-        return load_split(task, data_dir, SOURCE_LANG, split)  # raises, naming the file expected
+    """An English XNLI split from data_dir, else from the hub (facebook/xnli)."""
+    return local_or_hub(task, data_dir, SOURCE_LANG, split, lambda: hub_split(
+        split, SOURCE_LANG, XNLI_HUB, HUB_SPLITS[split], nli_examples_from_rows, config=SOURCE_LANG))

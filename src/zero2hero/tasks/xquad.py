@@ -14,9 +14,9 @@ import pandas as pd
 import torch
 
 from ..data.examples import QaExample
-from ..data.hub import RealDataUnavailable, hub_split
+from ..data.hub import RealDataUnavailable, hub_split, local_or_hub
 from ..data.layout import find_file, has_file
-from ..data.splits import Split, load_split
+from ..data.splits import Split
 from ..data.squad import POOL_ARTICLES, qa_examples_from_rows, read_squad_json, select_articles
 from ..data.squad_scoring import squad_scores
 from ..data.stand_ins import real_or_stand_in
@@ -166,13 +166,11 @@ def squad_train(data_dir) -> Split:
 
 
 def english_xquad(task: XquadTask, data_dir, split: str) -> Split:
-    """An English XQuAD split from data_dir, else from the hub (google/xquad); the file's error if neither."""
-    if has_file(data_dir, task.data_kind, SOURCE_LANG, split):
-        return load_split(task, data_dir, SOURCE_LANG, split)
-    try:
+    """An English XQuAD split from data_dir, else from the hub (google/xquad, split into articles here)."""
+
+    def from_hub() -> Split:
         whole = hub_split(split, SOURCE_LANG, XQUAD_HUB, "validation", qa_examples_from_rows, config="xquad.en")
-    except RealDataUnavailable as exc:
-        log.info("%s", exc)
-        return load_split(task, data_dir, SOURCE_LANG, split)  # raises, naming the file expected
-    return Split(split, SOURCE_LANG, select_articles(whole.examples, task.part(split)), whole.source, whole.sha256,
-                 task.split_selection(split))
+        return Split(split, SOURCE_LANG, select_articles(whole.examples, task.part(split)), whole.source,
+                     whole.sha256, task.split_selection(split))
+
+    return local_or_hub(task, data_dir, SOURCE_LANG, split, from_hub)
