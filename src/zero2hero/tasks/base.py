@@ -30,6 +30,9 @@ class Task(ABC):
     name: str
     data_kind: str  # key of data.layout.PATTERNS
     score_metric: str  # which metric is `score`
+    # which metric picks the best epoch on dev (`dev_score`); None = score_metric. XQuAD uses F1: exact match on
+    # a small dev set moves in coarse steps and ties at 0 early in training, which would keep the first epoch.
+    selection_metric: str | None = None
     defaults: TrainDefaults
     few_shot_defaults: TrainDefaults
     sampling_strategies: tuple[str, ...] = ("random", "shortest", "longest")

@@ -39,6 +39,7 @@ class XquadTask(Task):
     name = "xquad"
     data_kind = "xquad"
     score_metric = "exact_match"
+    selection_metric = "f1"  # best epoch by dev F1 (see Task.selection_metric)
     # SPEC §3: epochs {2, 3}, batch 12, lr {5e-5, 3e-5}; 384 subwords
     defaults = TrainDefaults(lr=5e-5, epochs=2, batch_size=12, max_length=384)
     few_shot_defaults = TrainDefaults(lr=3e-5, epochs=5, batch_size=8, max_length=384)
