@@ -17,3 +17,42 @@ class WordExample:
 
     def __len__(self) -> int:
         return len(self.words)
+
+
+@dataclass
+class NliExample:
+    """A premise/hypothesis pair with its label (entailment, neutral, contradiction; None when unlabelled)."""
+
+    id: str
+    premise: str
+    hypothesis: str
+    label: str | None = None
+
+
+@dataclass
+class Answer:
+    """A gold answer: its text and the character offset where it starts in the context."""
+
+    text: str
+    start: int
+
+    def matches(self, context: str) -> bool:
+        """Whether the context really holds `text` at `start` (SQuAD-format files sometimes disagree)."""
+        return bool(self.text) and self.start >= 0 and context[self.start : self.start + len(self.text)] == self.text
+
+
+@dataclass
+class QaExample:
+    """One extractive-QA question on its paragraph (SQuAD format); `answers` is empty when unlabelled.
+
+    `article`, `article_index` and `paragraph` say where the question comes from: XQuAD splits and
+    few-shot samples whole articles.
+    """
+
+    id: str
+    question: str
+    context: str
+    answers: list[Answer] = field(default_factory=list)
+    article: str = ""  # the article's title (unique within its file)
+    article_index: int = 0  # 0-based position of the article in its file
+    paragraph: int = 0  # 0-based position of the paragraph in its file

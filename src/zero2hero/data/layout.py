@@ -13,6 +13,7 @@ PATTERNS = {
     "wikiann": "wikiann/{lang}/{split}-{lang}.tsv",
     "xnli": "xnli/{split}-{lang}.tsv",
     "xquad": "xquad/xquad.{lang}.json",
+    "squad": "squad/{split}-v1.1.json",  # English only (SQuAD v1.1); {lang} is not part of the name
 }
 
 

@@ -33,8 +33,11 @@ class Split:
 
     def log_params(self) -> dict[str, str]:
         prefix = f"data.{self.name}"
-        return {f"{prefix}.file": self.source, f"{prefix}.sha256": self.sha256[:16],
-                f"{prefix}.examples": str(len(self.examples))}
+        params = {f"{prefix}.file": self.source, f"{prefix}.sha256": self.sha256[:16],
+                  f"{prefix}.examples": str(len(self.examples))}
+        if self.selection != "all":  # part of a file (XQuAD articles, a stand-in's share, a cap)
+            params[f"{prefix}.selection"] = self.selection
+        return params
 
 
 # (task, path, content hash) -> parsed examples: search trials and grid cells read the same files again and
@@ -43,12 +46,12 @@ _READ_CACHE: OrderedDict[tuple, list] = OrderedDict()
 _READ_CACHE_FILES = 8
 
 
-def _read_examples(task, path: Path, sha256: str) -> list:
-    key = (task.name, str(path), sha256)
+def _read_examples(task, data_dir, lang: str, split: str, path: Path, sha256: str) -> list:
+    key = (task.name, str(path), sha256, split)
     if key in _READ_CACHE:
         _READ_CACHE.move_to_end(key)
     else:
-        _READ_CACHE[key] = task.read_file(path)
+        _READ_CACHE[key] = task.read(data_dir, lang, split)
         while len(_READ_CACHE) > _READ_CACHE_FILES:
             _READ_CACHE.popitem(last=False)
     return list(_READ_CACHE[key])  # a copy of the list, so no caller can reorder the cached one
@@ -58,4 +61,5 @@ def load_split(task, data_dir: str | Path, lang: str, split: str, limit: int = 0
     """Read `split` of `lang` for `task` from `data_dir`, keeping the first `limit` examples (0 = all)."""
     path = task.file_for(data_dir, lang, split)
     sha256 = file_sha256(path)
-    return Split(name or split, lang, _read_examples(task, path, sha256), str(path), sha256).head(limit)
+    examples = _read_examples(task, data_dir, lang, split, path, sha256)  # a task may keep part of the file (XQuAD)
+    return Split(name or split, lang, examples, str(path), sha256, task.split_selection(split)).head(limit)

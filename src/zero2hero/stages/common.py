@@ -37,7 +37,8 @@ def dev_scorer(task, split: Split, tokenizer, meta, batch_size: int):
     features = features_of(task, split, tokenizer, meta, training=False)
 
     def score(model) -> float:
-        return evaluate(model, task, tokenizer, split.examples, batch_size, features)[task.score_metric]
+        metrics = evaluate(model, task, tokenizer, split.examples, batch_size, features)
+        return metrics[task.selection_metric or task.score_metric]
 
     return score
 

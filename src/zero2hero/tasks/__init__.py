@@ -10,6 +10,8 @@ TASKS = {
     "pos": "pos:PosTask",
     "dep": "dep:DepTask",
     "ner": "ner:NerTask",
+    "xnli": "xnli:XnliTask",
+    "xquad": "xquad:XquadTask",
 }
 
 

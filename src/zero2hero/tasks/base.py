@@ -30,6 +30,9 @@ class Task(ABC):
     name: str
     data_kind: str  # key of data.layout.PATTERNS
     score_metric: str  # which metric is `score`
+    # which metric picks the best epoch on dev (`dev_score`); None = score_metric. XQuAD uses F1: exact match on
+    # a small dev set moves in coarse steps and ties at 0 early in training, which would keep the first epoch.
+    selection_metric: str | None = None
     defaults: TrainDefaults
     few_shot_defaults: TrainDefaults
     sampling_strategies: tuple[str, ...] = ("random", "shortest", "longest")
@@ -49,6 +52,11 @@ class Task(ABC):
     def read(self, data_dir: str | Path, lang: str, split: str) -> list:
         return self.read_file(self.file_for(data_dir, lang, split))
 
+    def split_selection(self, split: str) -> str:
+        """Which part of `file_for(split)` the split is: "all" where every split has its own file (XQuAD keeps
+        pool and test in one file). Part of the feature-cache key, so two splits of one file never collide."""
+        return "all"
+
     def n_tokens(self, example) -> int:
         """Size of one example for few-shot records and length-based sampling."""
         return len(example)
@@ -63,6 +71,11 @@ class Task(ABC):
         """Units that few-shot sampling draws (id, example indices); one per example unless a task groups
         them (XQuAD: whole articles)."""
         return [(getattr(example, "id", str(i)), [i]) for i, example in enumerate(examples)]
+
+    def unit_size(self, examples: list, indices: list[int]) -> int:
+        """`n_tokens` of one sampling unit for few-shot records: the sum over its examples unless a task
+        counts units otherwise (XQuAD: the paragraphs of an article)."""
+        return sum(self.n_tokens(examples[i]) for i in indices)
 
     # ---- model ----
     @abstractmethod

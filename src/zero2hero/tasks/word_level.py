@@ -14,6 +14,7 @@ import torch
 from ..data.examples import WordExample
 from ..modeling.heads import IGNORE
 from .base import Task
+from .padding import encoder_inputs, pad  # `pad` stays importable from here for the other word-level tasks
 
 log = logging.getLogger(__name__)
 
@@ -37,11 +38,6 @@ def tag_accuracy(examples: list[WordExample], predictions: list[list[str]]) -> f
         total += len(example.tags)
         correct += sum(gold == guess for gold, guess in zip(example.tags, predicted))
     return 100.0 * correct / max(total, 1)
-
-
-def pad(rows: list[list[int]], value: int) -> torch.Tensor:
-    width = max((len(row) for row in rows), default=0)
-    return torch.tensor([row + [value] * (width - len(row)) for row in rows], dtype=torch.long)
 
 
 class WordLevelTask(Task):
@@ -78,10 +74,8 @@ class WordLevelTask(Task):
         return features
 
     def collate(self, features, tokenizer):
-        input_ids = pad([f["input_ids"] for f in features], tokenizer.pad_token_id)
         batch = {
-            "input_ids": input_ids,
-            "attention_mask": pad([[1] * len(f["input_ids"]) for f in features], 0),
+            **encoder_inputs(features, tokenizer),
             "word_starts": pad([f["word_starts"] for f in features], 0),
             "n_words": torch.tensor([len(f["word_starts"]) for f in features]),
         }

@@ -1,0 +1,53 @@
+"""NLI data: the XNLI TSV files of `data_dir/xnli` and the hub datasets facebook/xnli and nyu-mll/multi_nli."""
+from __future__ import annotations
+
+from pathlib import Path
+
+from ..errors import DataError
+from .examples import NliExample
+from .text import read_text
+
+# Fixed label order; also the hub datasets' integer encoding (0, 1, 2), so both sources agree.
+NLI_LABELS = ("entailment", "neutral", "contradiction")
+HEADER = ("premise", "hypothesis", "label")
+N_COLUMNS = 3
+
+
+def read_xnli_tsv(path: str | Path) -> list[NliExample]:
+    """Read `premise TAB hypothesis TAB label` lines (no header; a header line `premise hypothesis label` is skipped).
+
+    Labels are matched case-insensitively against NLI_LABELS. Blank lines are skipped. Raises DataError with
+    file and line for: a wrong number of columns, an unknown label, an empty premise or hypothesis, invalid
+    UTF-8 and a file without any example. Example ids are `<file name>:<0-based index>`.
+    """
+    path = Path(path)
+    examples: list[NliExample] = []
+    for number, line in enumerate(read_text(path).split("\n"), start=1):
+        line = line.rstrip("\r")
+        if not line.strip():
+            continue
+        columns = line.split("\t")
+        if len(columns) != N_COLUMNS:
+            raise DataError(path, number, f"expected {N_COLUMNS} tab-separated columns (premise, hypothesis, label), "
+                                          f"found {len(columns)}")
+        premise, hypothesis, label = (column.strip() for column in columns)
+        if number == 1 and (premise, hypothesis, label) == HEADER:
+            continue
+        if label.lower() not in NLI_LABELS:
+            raise DataError(path, number, f"unknown label {label!r}; expected one of {', '.join(NLI_LABELS)}")
+        if not premise or not hypothesis:
+            raise DataError(path, number, "empty premise or hypothesis")
+        examples.append(NliExample(f"{path.name}:{len(examples)}", premise, hypothesis, label.lower()))
+    if not examples:
+        raise DataError(path, None, "no examples; expected lines premise TAB hypothesis TAB label")
+    return examples
+
+
+def nli_examples_from_rows(rows, source: str) -> list[NliExample]:
+    """Hub rows (`premise`, `hypothesis`, integer `label`) -> examples; rows without a gold label (-1) are skipped."""
+    examples = []
+    for index, row in enumerate(rows):
+        label = int(row["label"])
+        if 0 <= label < len(NLI_LABELS):
+            examples.append(NliExample(f"{source}:{index}", row["premise"], row["hypothesis"], NLI_LABELS[label]))
+    return examples

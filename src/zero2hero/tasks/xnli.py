@@ -1,0 +1,130 @@
+"""XNLI natural language inference: premise/hypothesis pairs, softmax over the first token, accuracy.
+
+Data: English training is MultiNLI (hub `nyu-mll/multi_nli`); dev and test are the XNLI TSV files under
+`data_dir/xnli` (else the hub `facebook/xnli`). The few-shot pool of every language is its XNLI dev split.
+Offline stand-in (SPEC §9): the English XNLI dev split stands in for MultiNLI train, with its last 10%
+held out as the source dev set; the English XNLI test split stays the test set.
+"""
+from __future__ import annotations
+
+import pandas as pd
+import torch
+
+from ..data.examples import NliExample
+from ..data.hub import RealDataUnavailable, hub_split, local_or_hub
+from ..data.splits import Split
+from ..data.stand_ins import real_or_stand_in
+from ..data.xnli import NLI_LABELS, nli_examples_from_rows, read_xnli_tsv
+from ..errors import Z2HError
+from ..languages import SOURCE_LANG
+from ..modeling.classification_head import SentenceClassificationHead
+from .base import Task, TrainDefaults
+from .padding import encoder_inputs
+
+MULTINLI_HUB = "nyu-mll/multi_nli"
+XNLI_HUB = "facebook/xnli"
+HUB_SPLITS = {"dev": "validation", "test": "test", "train": "train"}
+HELD_OUT = 0.1  # SPEC §9: the last 10% of the stand-in is the source dev set
+
+
+class XnliTask(Task):
+    name = "xnli"
+    data_kind = "xnli"
+    score_metric = "accuracy"
+    # SPEC §3: epochs {2, 3}, batch 32, lr {5e-5, 3e-5}; 128 subwords
+    defaults = TrainDefaults(lr=5e-5, epochs=2, batch_size=32, max_length=128)
+    few_shot_defaults = TrainDefaults(lr=2e-5, epochs=5, batch_size=16, max_length=128)
+    sampling_strategies = ("random",)
+
+    # ---- data ----
+    def read_file(self, path):
+        return read_xnli_tsv(path)
+
+    def pool_split(self, data_dir, lang):
+        return "dev"  # SPEC §4: XNLI has no target-language train split; dev is the pool
+
+    def n_tokens(self, example: NliExample, tokenizer=None) -> int:
+        """Size of a pair for few-shot records: subwords of the premise (whitespace words without a tokenizer)."""
+        if tokenizer is not None:
+            return len(tokenizer(example.premise, add_special_tokens=False)["input_ids"])
+        return len(example.premise.split())
+
+    def source_splits(self, data_dir, stand_in, config):
+        """(train, dev, test) for source training: MultiNLI train, English XNLI dev and test."""
+
+        def real():
+            try:
+                train = hub_split("train", SOURCE_LANG, MULTINLI_HUB, "train", nli_examples_from_rows)
+            except RealDataUnavailable as exc:
+                raise RealDataUnavailable(f"MultiNLI: {exc}") from None
+            return train, english_xnli(self, data_dir, "dev")
+
+        def stand():
+            dev = english_xnli(self, data_dir, "dev")
+            cut = len(dev.examples) - round(HELD_OUT * len(dev.examples))
+            return (Split("train", SOURCE_LANG, dev.examples[:cut], dev.source, dev.sha256, f"{dev.selection}|first:{cut}"),
+                    Split("dev", SOURCE_LANG, dev.examples[cut:], dev.source, dev.sha256, f"{dev.selection}|from:{cut}"))
+
+        (train, dev), tags = real_or_stand_in(
+            stand_in, real, stand, "MultiNLI", "xnli-dev-en",
+            f"the English XNLI dev split stands in for MultiNLI train, its last {HELD_OUT:.0%} held out as the "
+            "source dev set; the English XNLI test split stays the test set.")
+        train.tags.update(tags)
+        test = english_xnli(self, data_dir, "test")
+        return (train.head(config.max_train_examples), dev.head(config.max_eval_examples),
+                test.head(config.max_eval_examples))
+
+    # ---- model ----
+    def label_vocabs(self, examples):
+        return {"labels": list(NLI_LABELS)}  # fixed order: every language and checkpoint agree
+
+    def build_head(self, hidden_size, meta):
+        return SentenceClassificationHead(hidden_size, len(meta.labels["labels"]))
+
+    # ---- features ----
+    def encode(self, examples, tokenizer, meta, training):
+        """One feature per pair: [CLS] premise [SEP] hypothesis [SEP], the longer side cut first to max_length."""
+        encoding = tokenizer([ex.premise for ex in examples], [ex.hypothesis for ex in examples],
+                             truncation=True, max_length=meta.max_length)
+        vocab = {label: i for i, label in enumerate(meta.labels["labels"])}
+        use_types = "token_type_ids" in tokenizer.model_input_names and "token_type_ids" in encoding
+        features = []
+        for index, example in enumerate(examples):
+            feature = {"example_index": index, "input_ids": encoding["input_ids"][index]}
+            if use_types:
+                feature["token_type_ids"] = encoding["token_type_ids"][index]
+            if example.label is not None:
+                feature["labels"] = vocab[example.label]
+            features.append(feature)
+        return features
+
+    def collate(self, features, tokenizer):
+        batch = encoder_inputs(features, tokenizer)
+        if features and "labels" in features[0]:
+            batch["labels"] = torch.tensor([f["labels"] for f in features], dtype=torch.long)
+        return batch
+
+    def finalize(self, examples, features, predictions, meta):
+        labels = meta.labels["labels"]
+        return [labels[i] for i in predictions]
+
+    # ---- scoring ----
+    def score(self, examples, predictions):
+        correct = sum(example.label == predicted for example, predicted in zip(examples, predictions))
+        return {"accuracy": 100.0 * correct / max(len(examples), 1)}
+
+    # ---- pyfunc ----
+    def examples_from_frame(self, frame):
+        missing = [column for column in ("premise", "hypothesis") if column not in frame.columns]
+        if missing:
+            raise Z2HError(f"xnli: the input DataFrame needs columns 'premise' and 'hypothesis' (missing: {', '.join(missing)})")
+        return [NliExample(str(i), str(p), str(h)) for i, (p, h) in enumerate(zip(frame["premise"], frame["hypothesis"]))]
+
+    def frame_from_predictions(self, predictions):
+        return pd.DataFrame({"label": predictions})
+
+
+def english_xnli(task: XnliTask, data_dir, split: str) -> Split:
+    """An English XNLI split from data_dir, else from the hub (facebook/xnli)."""
+    return local_or_hub(task, data_dir, SOURCE_LANG, split, lambda: hub_split(
+        split, SOURCE_LANG, XNLI_HUB, HUB_SPLITS[split], nli_examples_from_rows, config=SOURCE_LANG))

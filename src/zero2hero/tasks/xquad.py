@@ -1,0 +1,177 @@
+"""XQuAD / SQuAD extractive question answering: span head, exact match (score) and F1.
+
+Data: English training is SQuAD v1.1 (`squad/train-v1.1.json` under data_dir, else the hub `rajpurkar/squad`);
+each `xquad/xquad.<lang>.json` is split by article: the first 10 articles (file order) are the pool (few-shot
+data; `dev` is accepted as its alias) and the other 38 the test set. The English pool is the source dev set.
+Offline stand-in (SPEC §9): the English pool's first 9 articles stand in for SQuAD train and its 10th is dev.
+"""
+from __future__ import annotations
+
+import logging
+from collections import defaultdict
+
+import pandas as pd
+import torch
+
+from ..data.examples import QaExample
+from ..data.hub import RealDataUnavailable, hub_split, local_or_hub
+from ..data.layout import find_file, has_file
+from ..data.splits import Split
+from ..data.squad import POOL_ARTICLES, qa_examples_from_rows, read_squad_json, select_articles
+from ..data.squad_scoring import squad_scores
+from ..data.stand_ins import real_or_stand_in
+from ..data.text import file_sha256
+from ..errors import Z2HError
+from ..languages import SOURCE_LANG
+from ..modeling.span_head import SpanHead
+from .base import Task, TrainDefaults
+from .padding import encoder_inputs
+from .xquad_windows import MAX_ANSWER_SUBWORDS, best_span, window_features
+
+log = logging.getLogger(__name__)
+
+PARTS = {"pool": "pool", "dev": "pool", "test": "test"}  # split name -> article part of the file
+SQUAD_HUB = "rajpurkar/squad"
+XQUAD_HUB = "google/xquad"  # configs xquad.<lang>, one split "validation" holding all 48 articles
+
+
+class XquadTask(Task):
+    name = "xquad"
+    data_kind = "xquad"
+    score_metric = "exact_match"
+    selection_metric = "f1"  # best epoch by dev F1 (see Task.selection_metric)
+    # SPEC §3: epochs {2, 3}, batch 12, lr {5e-5, 3e-5}; 384 subwords
+    defaults = TrainDefaults(lr=5e-5, epochs=2, batch_size=12, max_length=384)
+    few_shot_defaults = TrainDefaults(lr=3e-5, epochs=5, batch_size=8, max_length=384)
+    sampling_strategies = ("random",)
+
+    # ---- data ----
+    @staticmethod
+    def part(split: str) -> str:
+        if split not in PARTS:
+            raise Z2HError(f"xquad has no {split!r} split: its splits are pool (the first {POOL_ARTICLES} articles of "
+                           f"each xquad.<lang>.json; alias dev) and test (the other articles); English training data "
+                           f"is SQuAD, loaded by the source stage")
+        return PARTS[split]
+
+    def read_file(self, path):
+        return read_squad_json(path)
+
+    def file_for(self, data_dir, lang, split):
+        self.part(split)
+        return find_file(data_dir, self.data_kind, lang, "test")  # one file per language holds every split
+
+    def read(self, data_dir, lang, split):
+        return select_articles(self.read_file(self.file_for(data_dir, lang, split)), self.part(split))
+
+    def split_selection(self, split):
+        part = self.part(split)
+        return f"articles:1-{POOL_ARTICLES}" if part == "pool" else f"articles:{POOL_ARTICLES + 1}-"
+
+    def pool_split(self, data_dir, lang):
+        return "pool"
+
+    def n_tokens(self, example: QaExample) -> int:
+        return 1  # one question; few-shot records count an article by its paragraphs (unit_size)
+
+    def sampling_units(self, examples):
+        """One unit per article (id = title), in file order: few-shot k counts articles."""
+        units: dict[int, tuple[str, list[int]]] = {}
+        for index, example in enumerate(examples):
+            units.setdefault(example.article_index, (example.article, []))[1].append(index)
+        return list(units.values())
+
+    def unit_size(self, examples, indices):
+        return len({examples[i].paragraph for i in indices})
+
+    def source_splits(self, data_dir, stand_in, config):
+        """(train, dev, test) for source training: SQuAD train, the English pool, the English test articles."""
+        pool, test = english_xquad(self, data_dir, "pool"), english_xquad(self, data_dir, "test")
+
+        def real():
+            return squad_train(data_dir), pool
+
+        def stand():
+            last = max(ex.article_index for ex in pool.examples)
+            train = [ex for ex in pool.examples if ex.article_index != last]
+            held_out = [ex for ex in pool.examples if ex.article_index == last]
+            return (Split("train", SOURCE_LANG, train, pool.source, pool.sha256, f"{pool.selection}|not-last-article"),
+                    Split("dev", SOURCE_LANG, held_out, pool.source, pool.sha256, f"{pool.selection}|last-article"))
+
+        (train, dev), tags = real_or_stand_in(
+            stand_in, real, stand, "SQuAD v1.1", "xquad-pool-en",
+            f"the first {POOL_ARTICLES - 1} English XQuAD pool articles stand in for SQuAD v1.1 train, the "
+            f"{POOL_ARTICLES}th is the source dev set; the English XQuAD test articles stay the test set.")
+        train.tags.update(tags)
+        return (train.head(config.max_train_examples), dev.head(config.max_eval_examples),
+                test.head(config.max_eval_examples))
+
+    # ---- model ----
+    def label_vocabs(self, examples):
+        return {}
+
+    def build_head(self, hidden_size, meta):
+        return SpanHead(hidden_size)
+
+    # ---- features ----
+    def encode(self, examples, tokenizer, meta, training):
+        features, left_out = window_features(examples, tokenizer, meta.max_length, training)
+        if left_out:
+            log.warning("%d of %d questions have no answer found in their context (see the reader's warning) and are "
+                        "left out of training", left_out, len(examples))
+        return features
+
+    def collate(self, features, tokenizer):
+        batch = encoder_inputs(features, tokenizer)
+        if features and "start_positions" in features[0]:
+            for key in ("start_positions", "end_positions"):
+                batch[key] = torch.tensor([f[key] for f in features], dtype=torch.long)
+        return batch
+
+    def finalize(self, examples, features, predictions, meta):
+        """Best span over each question's windows -> (answer text, character start); ("", -1) when none is valid."""
+        windows = defaultdict(list)
+        for feature, logits in zip(features, predictions):
+            windows[feature["example_index"]].append((feature["offsets"], logits))
+        max_answer = meta.head_config.get("max_answer_subwords", MAX_ANSWER_SUBWORDS)
+        answers = []
+        for index, example in enumerate(examples):
+            span = best_span(windows.get(index, []), max_answer)
+            answers.append((example.context[span[0]:span[1]], span[0]) if span else ("", -1))
+        return answers
+
+    # ---- scoring ----
+    def score(self, examples, predictions):
+        return squad_scores([text for text, _ in predictions], [[a.text for a in ex.answers] for ex in examples])
+
+    # ---- pyfunc ----
+    def examples_from_frame(self, frame):
+        missing = [column for column in ("question", "context") if column not in frame.columns]
+        if missing:
+            raise Z2HError(f"xquad: the input DataFrame needs columns 'question' and 'context' (missing: {', '.join(missing)})")
+        return [QaExample(str(i), str(q), str(c)) for i, (q, c) in enumerate(zip(frame["question"], frame["context"]))]
+
+    def frame_from_predictions(self, predictions):
+        return pd.DataFrame({"answer": [text for text, _ in predictions], "start": [start for _, start in predictions]})
+
+
+def squad_train(data_dir) -> Split:
+    """SQuAD v1.1 train: `squad/train-v1.1.json` under data_dir, else the hub; RealDataUnavailable if neither."""
+    if has_file(data_dir, "squad", SOURCE_LANG, "train"):
+        path = find_file(data_dir, "squad", SOURCE_LANG, "train")
+        return Split("train", SOURCE_LANG, read_squad_json(path), str(path), file_sha256(path))
+    try:
+        return hub_split("train", SOURCE_LANG, SQUAD_HUB, "train", qa_examples_from_rows)
+    except RealDataUnavailable as exc:
+        raise RealDataUnavailable(f"no squad/train-v1.1.json under {data_dir} and {exc}") from None
+
+
+def english_xquad(task: XquadTask, data_dir, split: str) -> Split:
+    """An English XQuAD split from data_dir, else from the hub (google/xquad, split into articles here)."""
+
+    def from_hub() -> Split:
+        whole = hub_split(split, SOURCE_LANG, XQUAD_HUB, "validation", qa_examples_from_rows, config="xquad.en")
+        return Split(split, SOURCE_LANG, select_articles(whole.examples, task.part(split)), whole.source,
+                     whole.sha256, task.split_selection(split))
+
+    return local_or_hub(task, data_dir, SOURCE_LANG, split, from_hub)
