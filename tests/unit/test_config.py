@@ -39,3 +39,12 @@ def test_task_defaults_follow_the_study_and_are_overridable():
 def test_unknown_task_lists_tasks():
     with pytest.raises(Z2HError, match="unknown task 'foo'; valid: pos"):
         get_task("foo")
+
+
+@pytest.mark.parametrize("task, columns", [("pos", "'tokens'"), ("xnli", "'premise', 'hypothesis'"),
+                                           ("xquad", "'question', 'context'")])
+def test_pyfunc_input_without_the_task_columns_is_a_clear_error(task, columns):
+    import pandas as pd
+
+    with pytest.raises(Z2HError, match=f"{task}: the input DataFrame needs the column\\(s\\) {columns}"):
+        get_task(task).examples_from_frame(pd.DataFrame({"text": ["a"]}))

@@ -112,6 +112,15 @@ class Task(ABC):
     def examples_from_frame(self, frame: pd.DataFrame) -> list:
         """Turn a pyfunc input DataFrame into unlabelled examples."""
 
+    def require_columns(self, frame: pd.DataFrame, *columns: str) -> None:
+        """A clear error when a pyfunc input DataFrame lacks a column the task reads."""
+        missing = [column for column in columns if column not in frame.columns]
+        if missing:
+            from ..errors import Z2HError
+
+            raise Z2HError(f"{self.name}: the input DataFrame needs the column(s) {', '.join(map(repr, columns))} "
+                           f"(missing: {', '.join(missing)})")
+
     @abstractmethod
     def frame_from_predictions(self, predictions: list) -> pd.DataFrame:
         """Turn predictions into the pyfunc output DataFrame."""

@@ -97,6 +97,5 @@ class WordLevelTask(Task):
         return pd.DataFrame({"tags": predictions})
 
     def examples_from_frame(self, frame: pd.DataFrame) -> list[WordExample]:
-        if "tokens" not in frame.columns:
-            raise ValueError(f"{self.name}: the input DataFrame needs a column 'tokens' (a list of words per row)")
+        self.require_columns(frame, "tokens")  # a list of words per row
         return [WordExample(id=str(i), words=[str(w) for w in list(tokens)]) for i, tokens in enumerate(frame["tokens"])]

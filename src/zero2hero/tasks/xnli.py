@@ -15,7 +15,6 @@ from ..data.hub import RealDataUnavailable, hub_split, local_or_hub
 from ..data.splits import Split
 from ..data.stand_ins import real_or_stand_in
 from ..data.xnli import NLI_LABELS, nli_examples_from_rows, read_xnli_tsv
-from ..errors import Z2HError
 from ..languages import SOURCE_LANG
 from ..modeling.classification_head import SentenceClassificationHead
 from .base import Task, TrainDefaults
@@ -115,9 +114,7 @@ class XnliTask(Task):
 
     # ---- pyfunc ----
     def examples_from_frame(self, frame):
-        missing = [column for column in ("premise", "hypothesis") if column not in frame.columns]
-        if missing:
-            raise Z2HError(f"xnli: the input DataFrame needs columns 'premise' and 'hypothesis' (missing: {', '.join(missing)})")
+        self.require_columns(frame, "premise", "hypothesis")
         return [NliExample(str(i), str(p), str(h)) for i, (p, h) in enumerate(zip(frame["premise"], frame["hypothesis"]))]
 
     def frame_from_predictions(self, predictions):

@@ -146,9 +146,7 @@ class XquadTask(Task):
 
     # ---- pyfunc ----
     def examples_from_frame(self, frame):
-        missing = [column for column in ("question", "context") if column not in frame.columns]
-        if missing:
-            raise Z2HError(f"xquad: the input DataFrame needs columns 'question' and 'context' (missing: {', '.join(missing)})")
+        self.require_columns(frame, "question", "context")
         return [QaExample(str(i), str(q), str(c)) for i, (q, c) in enumerate(zip(frame["question"], frame["context"]))]
 
     def frame_from_predictions(self, predictions):
