@@ -66,3 +66,23 @@ def test_canonical_param_values_compare_numbers_and_booleans():
     assert canonical("2e-4") == canonical(0.0002) == canonical("0.0002")
     assert canonical("1") == canonical(1) and canonical(True) == canonical("yes") == canonical("true")
     assert canonical("models:/a/1") == "models:/a/1"
+
+
+def test_model_and_data_paths_expand_environment_variables(monkeypatch):
+    monkeypatch.setenv("MODELS", "/opt/models")
+    plan = parse_plan("tasks: [pos]\nmodels: [$MODELS/minilm]\ndata_dir: ${MODELS}/data\n")
+    assert plan.models == ["/opt/models/minilm"] and plan.data_dir == "/opt/models/data"
+    monkeypatch.delenv("MODELS")
+    with pytest.raises(DataError, match=r":2: '\$MODELS/minilm' names an environment variable that is not set"):
+        parse_plan("tasks: [pos]\nmodels: [$MODELS/minilm]\n")
+
+
+def test_the_demo_plan_is_valid(monkeypatch):
+    from pathlib import Path
+
+    from zero2hero.stages.plan import load_plan
+
+    monkeypatch.setenv("MINILM_DIR", "/minilm")
+    monkeypatch.setenv("Z2H_DATA_DIR", "/data")
+    plan = load_plan(Path(__file__).resolve().parents[2] / "plans" / "demo.yaml")
+    assert plan.tasks == ["pos", "dep", "ner"] and plan.models == ["/minilm"] and plan.ks("dep") == [0, 10, 100]
