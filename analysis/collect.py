@@ -14,7 +14,7 @@ STAGE_TAG = "z2h.stage"
 SHOTS_TAG = "z2h.shots"
 # Only these stages score a target language; source/search/trial/grid/analysis runs are not results.
 RESULT_STAGES = ("evaluate", "few_shot", "ingest")
-COLUMNS = ["run_id", "stage", "status", "task", "model", "lang", "k", "sampling", "seed", "score",
+COLUMNS = ["run_id", "stage", "status", "task", "model", "model_name", "lang", "k", "sampling", "seed", "score",
            "duration", "shots"]
 CELL = ["task", "model", "lang", "k", "sampling"]  # what identifies a result apart from its seed
 
@@ -25,7 +25,8 @@ def _row(run) -> dict:
     end = info.end_time
     return {
         "run_id": info.run_id, "stage": tags.get(STAGE_TAG, ""), "status": info.status,
-        "task": params.get("task", ""), "model": params.get("model", ""), "lang": params.get("lang", ""),
+        "task": params.get("task", ""), "model": params.get("model", ""),
+        "model_name": params.get("model_name", ""), "lang": params.get("lang", ""),
         "k": params.get("k"), "sampling": params.get("sampling", ""), "seed": params.get("seed", ""),
         "score": data.metrics.get("score", math.nan),
         "duration": (end - info.start_time) / 1000 if end and info.start_time else math.nan,
@@ -46,6 +47,14 @@ def collect_runs(experiment: str, client: MlflowClient | None = None) -> pd.Data
     table["score"] = pd.to_numeric(table["score"], errors="coerce")
     table["duration"] = pd.to_numeric(table["duration"], errors="coerce")
     return table
+
+
+def model_labels(runs: pd.DataFrame) -> dict[str, str]:
+    """Short display names for the report: each `model` (an HF id or a long directory path) by its runs'
+    `model_name` slug, when every model has one slug and no two models share one; else the models as recorded."""
+    named = runs[runs["model"].ne("")].groupby("model")["model_name"].agg(lambda names: set(names) - {""})
+    labels = {model: next(iter(names)) if len(names) == 1 else model for model, names in named.items()}
+    return labels if len(set(labels.values())) == len(labels) else {}
 
 
 def results(runs: pd.DataFrame) -> tuple[pd.DataFrame, list[str]]:

@@ -53,7 +53,7 @@ def _analyse_zero_shot(zero: pd.DataFrame, features, source_lang: str, size_corp
             pd.DataFrame(regressions, columns=REGRESSION_COLUMNS), feature_tables, fits, notes)
 
 
-def _summary(runs: pd.DataFrame, results: pd.DataFrame, source_lang: str, features) -> list[str]:
+def _summary(runs: pd.DataFrame, results: pd.DataFrame, source_lang: str, features, labels: dict) -> list[str]:
     counts = results["stage"].value_counts()
     lines = [f"{len(results)} result runs ({', '.join(f'{n} {s}' for s, n in counts.items()) or 'none'}) "
              f"of {len(runs)} runs; source language `{source_lang}`; features {', '.join(features)}"]
@@ -61,7 +61,7 @@ def _summary(runs: pd.DataFrame, results: pd.DataFrame, source_lang: str, featur
     if not source.empty:
         means = source.groupby(["task", "model"])["score"].mean()
         lines.append(f"source-language ({source_lang}) reference scores: "
-                     + ", ".join(f"{t}/{m} {s:.1f}" for (t, m), s in means.items()))
+                     + ", ".join(f"{t}/{labels.get(m, m)} {s:.1f}" for (t, m), s in means.items()))
     return lines
 
 
@@ -117,7 +117,9 @@ def run_analysis(experiment: str, source_lang: str = "en", features=("SYN", "PHO
                         ("costs", cost)]:
         paths[name] = out / f"{name}.csv"
         frame.to_csv(paths[name], index=False)
-    written = write_report(out, experiment=found.name, summary=_summary(runs, results, source_lang, features),
+    labels = collect.model_labels(runs)
+    written = write_report(out, experiment=found.name, summary=_summary(runs, results, source_lang, features, labels),
+                           labels=labels,
                            zero=zero, features=feature_tables, correlations=correlations, regression=regression,
                            fits=fits, few_shot=few, curves=curves, costs=cost, notes=notes)
     paths["report"] = written[0]

@@ -135,8 +135,18 @@ def _section(title: str, frame: pd.DataFrame, columns: list[str], plot: Path | N
 
 def write_report(out: Path, *, experiment: str, summary: list[str], zero: pd.DataFrame, features: dict,
                  correlations: pd.DataFrame, regression: pd.DataFrame, fits: dict, few_shot: pd.DataFrame,
-                 curves: pd.DataFrame, costs: pd.DataFrame, notes: list[str]) -> list[Path]:
-    """Write report.md (organised by task) and its plots into `out`; returns every file written."""
+                 curves: pd.DataFrame, costs: pd.DataFrame, notes: list[str],
+                 labels: dict[str, str] | None = None) -> list[Path]:
+    """Write report.md (organised by task) and its plots into `out`; returns every file written.
+
+    `labels` maps a `model` to the short name shown in the report and plots (the CSVs keep `model` as recorded).
+    """
+    name = (labels or {}).get
+    zero, correlations, regression, few_shot, curves, costs = (
+        frame.assign(model=frame["model"].map(lambda m: name(m, m))) if "model" in frame else frame
+        for frame in (zero, correlations, regression, few_shot, curves, costs))
+    fits = {(task, name(model, model)): fit for (task, model), fit in fits.items()}
+    features = {(task, name(model, model)): table for (task, model), table in features.items()}
     tasks = sorted(set(zero["task"]) | set(few_shot["task"]))
     written, parts = [], [f"# Analysis of experiment `{experiment}`\n", *[f"- {line}" for line in summary], ""]
     for task in tasks:

@@ -85,23 +85,26 @@ class MlflowServer(LocalMlflowServer):
 
 
 def mlflow_run(entry: str, params: dict, tracking_uri: str, experiment: str | None = None,
-               check: bool = True, timeout: int = 1200) -> subprocess.CompletedProcess:
-    """`mlflow run . -e ENTRY -P k=v ... --env-manager local` against `tracking_uri`."""
+               check: bool = True, timeout: int = 1200, env: dict | None = None) -> subprocess.CompletedProcess:
+    """`mlflow run . -e ENTRY -P k=v ... --env-manager local` against `tracking_uri`; `env` adds variables
+    (a value None removes one)."""
     command = [str(BIN / "mlflow"), "run", str(REPO), "-e", entry, "--env-manager", "local"]
     if experiment:
         command += ["--experiment-name", experiment]
     for key, value in params.items():
         command += ["-P", f"{key}={value}"]
-    env = {**os.environ, "MLFLOW_TRACKING_URI": tracking_uri, "PATH": f"{BIN}:{os.environ['PATH']}"}
+    env = {**os.environ, "MLFLOW_TRACKING_URI": tracking_uri, "PATH": f"{BIN}:{os.environ['PATH']}", **(env or {})}
+    env = {key: value for key, value in env.items() if value is not None}
     result = subprocess.run(command, cwd=REPO, env=env, capture_output=True, text=True, timeout=timeout)
     if check and result.returncode != 0:
         raise AssertionError(f"mlflow run -e {entry} failed ({result.returncode}):\n{result.stdout[-3000:]}\n{result.stderr[-5000:]}")
     return result
 
 
-def z2h(*args: str, tracking_uri: str | None = None, cwd: Path | None = None, timeout: int = 600) -> subprocess.CompletedProcess:
+def z2h(*args: str, tracking_uri: str | None = None, cwd: Path | None = None, timeout: int = 600,
+        env: dict | None = None) -> subprocess.CompletedProcess:
     """Run the `z2h` console script in a subprocess (exit code, stdout, stderr as a user sees them)."""
-    env = dict(os.environ)
+    env = {**os.environ, **(env or {})}
     if tracking_uri:
         env["MLFLOW_TRACKING_URI"] = tracking_uri
     return subprocess.run([str(BIN / "z2h"), *args], cwd=cwd or REPO, env=env, capture_output=True, text=True,

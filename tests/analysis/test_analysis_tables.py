@@ -4,7 +4,7 @@ import math
 import pandas as pd
 import pytest
 
-from analysis.collect import average_seeds, zero_shot_scores
+from analysis.collect import average_seeds, model_labels, zero_shot_scores
 from analysis.costs import COST_COLUMNS, annotation_cost, cost_table, load_costs
 from analysis.few_shot import FEW_SHOT_COLUMNS, few_shot_table, language_curves
 from zero2hero.errors import Z2HError
@@ -117,3 +117,13 @@ def test_costs_file_with_an_unknown_key_is_rejected(tmp_path):
     bad.write_text("postagging: {}\n")
     with pytest.raises(Z2HError, match="unknown costs key 'postagging'"):
         load_costs(str(bad))
+
+
+def test_model_labels_are_the_slugs_when_they_name_each_model_once():
+    frame = pd.DataFrame({"model": ["/venv/pkg/model", "/venv/pkg/model", "xlm-roberta-base", "mbert"],
+                          "model_name": ["minilm", "", "xlmr", ""]})
+    assert model_labels(frame) == {"/venv/pkg/model": "minilm", "xlm-roberta-base": "xlmr", "mbert": "mbert"}
+    clash = pd.DataFrame({"model": ["/a/model", "/b/model"], "model_name": ["model", "model"]})
+    assert model_labels(clash) == {}  # two models, one slug: keep what was recorded
+    two_names = pd.DataFrame({"model": ["/a/enc", "/a/enc"], "model_name": ["x", "y"]})
+    assert model_labels(two_names) == {"/a/enc": "/a/enc"}

@@ -86,3 +86,17 @@ def test_unknown_model_path_task_and_language(small_ud, tmp_path, local_tracking
     result = z2h("evaluate", "--task", "pos", "--model_uri", str(tmp_path), "--langs", "tr",
                  "--data_dir", str(small_ud), tracking_uri=local_tracking)
     assert result.returncode == 2 and "expected a file matching" in result.stderr and "ud/tr/*-ud-test.conllu" in result.stderr
+
+
+def test_a_server_store_opened_without_its_server_is_a_clear_error(mlflow_server, small_ud, tiny_bert):
+    """The server's SQLite file used directly: its experiments keep artifacts at mlflow-artifacts:/ URIs, which
+    only the server can write. The run stops before any training, marked FAILED, with what to set."""
+    client = MlflowClient(mlflow_server.uri)
+    experiment = client.create_experiment("served-artifacts")
+    store = f"sqlite:///{mlflow_server.root / 'mlflow.db'}"
+    result = z2h("source", "--task", "pos", "--model", str(tiny_bert), "--data_dir", str(small_ud), "--epochs", "1",
+                 tracking_uri=store, env={"MLFLOW_EXPERIMENT_NAME": "served-artifacts"})
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert "keeps its artifacts on a tracking server" in result.stderr and "MLFLOW_TRACKING_URI" in result.stderr
+    [run] = client.search_runs([experiment])
+    assert run.info.status == "FAILED" and "tracking server" in run.data.tags["z2h.error"]

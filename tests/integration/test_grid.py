@@ -11,7 +11,7 @@ from collections import Counter
 import pytest
 from mlflow.tracking import MlflowClient
 
-from helpers import BIN, REPO, mlflow_run
+from helpers import BIN, REPO, copy_tree, mlflow_run
 from zero2hero.cli import run_entry
 
 pytestmark = pytest.mark.integration
@@ -80,9 +80,11 @@ def test_interrupted_grid_loses_nothing_and_reruns_add_nothing(mlflow_server, ti
     assert summary_total(rerun.stdout) == [N_CELLS - len(kept), len(kept), 0]
 
     before = len(cell_runs(client, experiment))
-    again = mlflow_run("grid", {"plan": plan}, mlflow_server.uri, experiment=own_runs)
+    again = mlflow_run("grid", {"plan": plan}, mlflow_server.uri, experiment=own_runs, env={"TQDM_DISABLE": None})
     assert len(cell_runs(client, experiment)) == before
     assert summary_total(again.stdout) == [0, N_CELLS, 0]
+    # the progress bar over cells (the tests turn tqdm off everywhere else)
+    assert f"grid {experiment}: 100%" in again.stderr and f"{N_CELLS}/{N_CELLS} [" in again.stderr
 
 
 def summary_total(output: str) -> list[int]:
@@ -100,3 +102,22 @@ def test_failed_cells_are_reported_and_the_rest_runs(tracking, tiny_bert, data_d
     assert "2 cells failed" in output.err
     stages = Counter(run.data.tags["z2h.stage"] for run in cell_runs(MlflowClient(tracking), experiment, "FINISHED"))
     assert stages == {"source": 1, "evaluate": 1}  # failed cells left no runs behind: sampling comes first
+
+
+def test_a_changed_data_file_reruns_the_cells_that_read_it(tracking, tiny_bert, data_dir, tmp_path, capsys):
+    """Reuse is by params and by the content hash of every data file a run read, not by the data_dir string."""
+    data = tmp_path / "data"
+    for lang in ("en", "tr"):
+        copy_tree(data_dir / "ud" / lang, data / "ud" / lang)
+    plan, experiment = write_plan(tmp_path, tiny_bert, data, langs="[tr]", k="[0, 5]")
+    assert run_entry("grid", ["--plan", str(plan)]) == 0
+    assert summary_total(capsys.readouterr().out) == [4, 0, 0]  # source, zero-shot, 5 random, 5 longest
+
+    test_file = next((data / "ud" / "tr").glob("*-ud-test.conllu"))
+    sentences = test_file.read_text(encoding="utf-8").rstrip("\n").split("\n\n")
+    test_file.write_text("\n\n".join(sentences[:-1]) + "\n\n", encoding="utf-8")  # one sentence fewer
+    assert run_entry("grid", ["--plan", str(plan)]) == 0
+    assert summary_total(capsys.readouterr().out) == [3, 1, 0]  # the source is reused; every tr cell runs again
+    assert run_entry("grid", ["--plan", str(plan)]) == 0
+    assert summary_total(capsys.readouterr().out) == [0, 4, 0]
+    assert len(cell_runs(MlflowClient(tracking), experiment, "FINISHED")) == 7

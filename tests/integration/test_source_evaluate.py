@@ -5,6 +5,7 @@ import json
 import subprocess
 import time
 import urllib.request
+from pathlib import Path
 
 import mlflow
 import pandas as pd
@@ -116,3 +117,15 @@ def test_every_model_uri_form_resolves_to_the_checkpoint(pos_source, tracking, t
             assert resolved.source_run_id == run_id
     local = resolve_model(str(resolved.checkpoint_dir))
     assert local.checkpoint_dir == resolved.checkpoint_dir and local.source_run_id is None
+
+
+@pytest.mark.learning
+def test_a_model_version_is_downloaded_once_per_process(pos_source, tracking):
+    import zero2hero.tracking.registry as registry
+
+    version = MlflowClient().get_model_version_by_alias("z2h-pos-minilm", "source")
+    by_alias = registry.resolve_model("models:/z2h-pos-minilm@source")
+    by_version = registry.resolve_model(f"models:/z2h-pos-minilm/{version.version}")
+    assert by_alias.checkpoint_dir == by_version.checkpoint_dir
+    assert by_alias.checkpoint_dir.is_relative_to(registry._DOWNLOAD_ROOT.name)  # removed when the process exits
+    assert len(list(Path(registry._DOWNLOAD_ROOT.name).iterdir())) == len(registry._DOWNLOADS)

@@ -108,30 +108,6 @@ def test_wikiann_reader_formats_and_bad_lines(tmp_path):
         assert error.value.path == str(bad) and error.value.line == line
 
 
-def test_hub_split_is_materialised_in_the_shipped_format(tmp_path, monkeypatch):
-    import datasets
-
-    features = datasets.Features({"tokens": datasets.Sequence(datasets.Value("string")),
-                                  "ner_tags": datasets.Sequence(datasets.ClassLabel(names=["O", "B-PER", "I-PER"]))})
-    fake = datasets.Dataset.from_dict({"tokens": [["Ada", "Lovelace", "wrote"]], "ner_tags": [[1, 2, 0]]}, features)
-    calls = []
-    monkeypatch.setenv("Z2H_CACHE_DIR", str(tmp_path))
-    monkeypatch.setattr(datasets, "load_dataset", lambda *args, **kw: calls.append((args, kw)) or fake)
-    task = get_task("ner")
-    examples = task.read("hub", "en", "dev")
-    assert calls == [(("unimelb-nlp/wikiann", "en"), {"split": "validation"})]
-    assert examples[0].words == ["Ada", "Lovelace", "wrote"] and examples[0].tags == ["B-PER", "I-PER", "O"]
-    task.read("hub", "en", "dev")
-    assert len(calls) == 1  # the local copy is reused
-    assert task.pool_split("hub", "en") == "train"
-
-
-def test_hub_offline_is_a_clear_error(tmp_path, monkeypatch):
-    monkeypatch.setenv("Z2H_CACHE_DIR", str(tmp_path))
-    with pytest.raises(Z2HError, match="unimelb-nlp/wikiann.*local data_dir"):
-        get_task("ner").read("hub", "fi", "test")
-
-
 def test_swedish_wikiann_is_missing_with_the_file_named(data_dir):
     with pytest.raises(Z2HError, match=r"wikiann/sv/test-sv\.tsv"):
         get_task("ner").file_for(data_dir, "sv", "test")

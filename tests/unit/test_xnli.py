@@ -5,7 +5,7 @@ import pandas as pd
 import pytest
 import torch
 
-from zero2hero.data.xnli import NLI_LABELS, nli_examples_from_rows, read_xnli_tsv
+from zero2hero.data.xnli import NLI_LABELS, read_xnli_tsv
 from zero2hero.errors import DataError, Z2HError
 from zero2hero.modeling.encoder import load_tokenizer
 from zero2hero.modeling.model import ModelMeta
@@ -59,11 +59,6 @@ def test_invalid_utf8_is_a_data_error(tmp_path):
     with pytest.raises(DataError, match="UTF-8") as error:
         read_xnli_tsv(path)
     assert error.value.line == 2
-
-
-def test_hub_rows_skip_missing_gold_labels():
-    rows = [{"premise": "p", "hypothesis": "h", "label": 2}, {"premise": "p", "hypothesis": "h", "label": -1}]
-    assert [ex.label for ex in nli_examples_from_rows(rows, "hf://x")] == ["contradiction"]
 
 
 def test_pair_features_fixed_labels_and_truncation(task, data_dir, minilm, tiny_bert):

@@ -14,7 +14,9 @@ PATTERNS = {
     "xnli": "xnli/{split}-{lang}.tsv",
     "xquad": "xquad/xquad.{lang}.json",
     "squad": "squad/{split}-v1.1.json",  # English only (SQuAD v1.1); {lang} is not part of the name
+    "multinli": "multinli/{split}-{lang}.tsv",  # English MultiNLI train in the XNLI TSV format (or from the hub)
 }
+HUB = "hub"  # data_dir=hub: the Hugging Face hub (data/hub.py)
 
 
 def data_root(data_dir: str | Path) -> Path:
@@ -25,7 +27,13 @@ def data_root(data_dir: str | Path) -> Path:
 
 
 def find_file(data_dir: str | Path, kind: str, lang: str, split: str) -> Path:
-    """The one file for (kind, lang, split), or an error naming the file that was expected."""
+    """The one file for (kind, lang, split), or an error naming the file that was expected.
+
+    With data_dir=hub, the local copy of the hub split (downloaded on first use)."""
+    if str(data_dir) == HUB:
+        from .hub import hub_file
+
+        return hub_file(kind, lang, split)
     root = data_root(data_dir)
     pattern = PATTERNS[kind].format(lang=lang, split=split)
     matches = sorted(root.glob(pattern))
@@ -38,27 +46,9 @@ def find_file(data_dir: str | Path, kind: str, lang: str, split: str) -> Path:
 
 
 def has_file(data_dir: str | Path, kind: str, lang: str, split: str) -> bool:
+    if str(data_dir) == HUB:
+        from .hub import on_hub
+
+        return on_hub(kind, lang, split)
     root = Path(data_dir).expanduser()
     return any(root.glob(PATTERNS[kind].format(lang=lang, split=split)))
-
-
-def available_langs(data_dir: str | Path, kind: str, split: str) -> list[str]:
-    """Languages that have the given split on disk."""
-    root = Path(data_dir).expanduser()
-    langs = set()
-    for folder in (root / kind).glob("*"):
-        if folder.is_dir() and has_file(root, kind, folder.name, split):
-            langs.add(folder.name)
-    if kind in ("xnli", "xquad"):
-        for path in (root / kind).glob("*"):
-            for lang in _lang_from_name(kind, path.name, split):
-                langs.add(lang)
-    return sorted(langs)
-
-
-def _lang_from_name(kind: str, name: str, split: str) -> list[str]:
-    if kind == "xnli" and name.startswith(f"{split}-") and name.endswith(".tsv"):
-        return [name[len(split) + 1 : -4]]
-    if kind == "xquad" and name.startswith("xquad.") and name.endswith(".json"):
-        return [name[6:-5]]
-    return []

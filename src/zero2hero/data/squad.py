@@ -1,4 +1,4 @@
-"""SQuAD-format extractive QA data (SQuAD v1.1, XQuAD): JSON files and hub rows -> QaExamples.
+"""SQuAD-format extractive QA data (SQuAD v1.1, XQuAD): JSON files -> QaExamples (hub copies: data/hub.py).
 
 Malformed JSON and broken structure (missing fields, wrong types) are DataErrors with file and line.
 Answers whose text is not found in the context at `answer_start`, and questions on an empty context, are
@@ -134,19 +134,3 @@ def select_articles(examples: list[QaExample], part: str) -> list[QaExample]:
     if part == "test":
         return [ex for ex in examples if ex.article_index >= POOL_ARTICLES]
     raise Z2HError(f"unknown XQuAD part {part!r}; expected pool or test")
-
-
-def qa_examples_from_rows(rows, source: str) -> list[QaExample]:
-    """Hub rows (rajpurkar/squad, google/xquad: id, title, context, question, answers{text, answer_start})
-    -> QaExamples; articles and paragraphs are numbered in order of first appearance."""
-    articles: dict[str, int] = {}
-    paragraphs: dict[tuple[str, str], int] = {}
-    examples = []
-    for row in rows:
-        title = row.get("title") or "untitled"
-        article_index = articles.setdefault(title, len(articles))
-        paragraph = paragraphs.setdefault((title, row["context"]), len(paragraphs))
-        answers = [Answer(text, int(start)) for text, start in zip(row["answers"]["text"], row["answers"]["answer_start"])]
-        examples.append(QaExample(str(row["id"]), row["question"], row["context"], answers, title, article_index, paragraph))
-    report_problems(examples, source)
-    return examples

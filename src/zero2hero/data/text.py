@@ -1,11 +1,15 @@
-"""Shared low-level file reading: UTF-8 with the failing line named, content hashes."""
+"""Shared low-level file I/O: UTF-8 reading with the failing line named, content hashes, atomic line writing."""
 from __future__ import annotations
 
 import hashlib
+import os
+import re
 from functools import lru_cache
 from pathlib import Path
 
 from ..errors import DataError
+
+LINE_BREAKS = re.compile(r"[\t\n\r]")
 
 
 def read_text(path: str | Path) -> str:
@@ -32,3 +36,18 @@ def file_sha256(path: str | Path) -> str:
     """SHA-256 of a file's bytes (memoised per path, modification time and size)."""
     stat = Path(path).stat()
     return _sha256(str(path), stat.st_mtime_ns, stat.st_size)
+
+
+def one_line(text) -> str:
+    """`text` with tabs and line breaks turned into spaces, so it cannot break a line-based format."""
+    return LINE_BREAKS.sub(" ", str(text))
+
+
+def write_lines(path: Path, lines) -> None:
+    """Write `lines` (without their newlines) atomically: a partial file never stays behind to be read as data."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    partial = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    with open(partial, "w", encoding="utf-8") as handle:
+        for line in lines:
+            handle.write(line + "\n")
+    partial.replace(path)

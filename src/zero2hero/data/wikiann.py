@@ -6,24 +6,18 @@ Formats read by `read_wikiann`:
 - Original Rahimi `panx_dataset` files: the same, but every token carries its language, `en:London`.
   When every token of a file starts with the same `<lang>:` prefix, the prefix is removed.
 
-Hub (`data_dir=hub`, needs internet): `unimelb-nlp/wikiann` via `datasets.load_dataset`, one language
-config per call, written once to `$Z2H_CACHE_DIR/wikiann-hub/<lang>/<split>-<lang>.tsv` in the shipped
-format, so that reading, hashing and provenance work exactly as for local files.
+The hub copy (`data_dir=hub`, `unimelb-nlp/wikiann`) is written in the shipped format by data/hub.py.
 """
 from __future__ import annotations
 
-import os
 import re
 from pathlib import Path
 
-from ..errors import DataError, Z2HError
+from ..errors import DataError
 from .examples import WordExample
-from .text import read_text
+from .text import one_line, read_text
 
-HUB_ID = "unimelb-nlp/wikiann"
-HUB_SPLITS = {"train": "train", "dev": "validation", "test": "test"}
 TAG = re.compile(r"^(O|[BI]-\S+)$")
-CONTROL = re.compile(r"[\t\n\r]")
 LANG_PREFIX = re.compile(r"^([a-z]{2,3}(?:-[a-z]+)*):(?=.)")
 
 
@@ -75,41 +69,9 @@ def read_wikiann(path: str | Path) -> list[WordExample]:
     ]
 
 
-def write_wikiann(path: Path, rows) -> Path:
-    """Write (tokens, tags) pairs in the shipped format (atomically: a partial file never stays behind)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    partial = path.with_suffix(f".{os.getpid()}.tmp")
-    with open(partial, "w", encoding="utf-8") as handle:
-        for tokens, tags in rows:
-            for token, tag in zip(tokens, tags):
-                # a tab or newline inside a token would break the format; the hub data has none in practice
-                token = CONTROL.sub(" ", token)
-                handle.write(f"{token}\t{tag}\n")
-            handle.write("\n")
-    partial.replace(path)
-    return path
-
-
-def hub_cache_dir() -> Path:
-    return Path(os.environ.get("Z2H_CACHE_DIR", Path.home() / ".cache" / "zero2hero")) / "wikiann-hub"
-
-
-def hub_file(lang: str, split: str) -> Path:
-    """The local copy of `unimelb-nlp/wikiann` (config `lang`, split train/dev/test), downloaded on first use."""
-    if split not in HUB_SPLITS:
-        raise Z2HError(f"WikiANN has no split {split!r}; valid: {', '.join(HUB_SPLITS)}")
-    path = hub_cache_dir() / lang / f"{split}-{lang}.tsv"
-    if path.exists():
-        return path
-    try:
-        from datasets import load_dataset
-
-        dataset = load_dataset(HUB_ID, lang, split=HUB_SPLITS[split])
-    except Exception as exc:  # offline, unknown config, hub errors: one clear message
-        offline = " (HF_HUB_OFFLINE is set)" if os.environ.get("HF_HUB_OFFLINE") else ""
-        raise Z2HError(f"cannot load {HUB_ID} config {lang!r} split {HUB_SPLITS[split]!r} from the "
-                       f"Hugging Face hub{offline}: {str(exc).splitlines()[0] if str(exc) else type(exc).__name__}; "
-                       "use a local data_dir instead") from None
-    names = dataset.features["ner_tags"].feature.names
-    rows = ((row["tokens"], [names[i] for i in row["ner_tags"]]) for row in dataset)
-    return write_wikiann(path, rows)
+def wikiann_lines(rows):
+    """The shipped format's lines for (tokens, tags) pairs: `token<TAB>tag`, a blank line after each sentence."""
+    for tokens, tags in rows:
+        for token, tag in zip(tokens, tags):
+            yield f"{one_line(token)}\t{tag}"
+        yield ""

@@ -41,13 +41,3 @@ def read_xnli_tsv(path: str | Path) -> list[NliExample]:
     if not examples:
         raise DataError(path, None, "no examples; expected lines premise TAB hypothesis TAB label")
     return examples
-
-
-def nli_examples_from_rows(rows, source: str) -> list[NliExample]:
-    """Hub rows (`premise`, `hypothesis`, integer `label`) -> examples; rows without a gold label (-1) are skipped."""
-    examples = []
-    for index, row in enumerate(rows):
-        label = int(row["label"])
-        if 0 <= label < len(NLI_LABELS):
-            examples.append(NliExample(f"{source}:{index}", row["premise"], row["hypothesis"], NLI_LABELS[label]))
-    return examples

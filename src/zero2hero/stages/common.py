@@ -8,6 +8,7 @@ from pathlib import Path
 from ..data.cache import cached_features
 from ..data.splits import Split
 from ..modeling.model import ModelMeta, TaskModel
+from ..tracking.registry import log_checkpoint_model
 from ..tracking.runs import log_metrics, log_params
 from ..training.evaluator import evaluate
 
@@ -61,6 +62,8 @@ def log_splits(*splits: Split) -> None:
     log_params(params)
 
 
-def save_checkpoint_dir(model, tokenizer) -> Path:
-    directory = Path(tempfile.mkdtemp(prefix="z2h-ckpt-")) / "checkpoint"
-    return model.save(directory, tokenizer)
+def log_model(model, tokenizer, **registration):
+    """Save the checkpoint to a temporary directory, log it as the run's pyfunc model (see
+    `log_checkpoint_model` for `register_as`, `alias`, `tags`), then delete the local copy."""
+    with tempfile.TemporaryDirectory(prefix="z2h-ckpt-") as tmp:
+        return log_checkpoint_model(model.save(Path(tmp) / "checkpoint", tokenizer), **registration)

@@ -16,13 +16,12 @@ from ..data.fewshot import PoolSpec, TargetData, check_sampling, sample_few_shot
 from ..errors import Z2HError
 from ..modeling.encoder import model_slug
 from ..tasks import get_task
-from ..tracking.registry import log_checkpoint_model
 from ..tracking.runs import MlflowTrainingLogger, log_metrics, log_params, run_name, stage_run
 from ..tracking.server import check_tracking_server
 from ..training.callbacks import Callback
 from ..training.config import TrainConfig
 from ..training.loop import train
-from .common import dev_scorer, features_of, log_splits, save_checkpoint_dir, score_split
+from .common import dev_scorer, features_of, log_splits, log_model, score_split
 from .evaluate import lineage_tags, load_model, resolve_langs
 
 log = logging.getLogger(__name__)
@@ -117,7 +116,7 @@ def few_shot_run(task, source: SourceModel, target: TargetData, params: Params, 
         model = _continue_training(task, source, target, sample, config, params.dev_curve)
         metrics = score_split(model, task, source.tokenizer, target.test, config.eval_batch_size)
         if params.log_checkpoint:
-            log_checkpoint_model(save_checkpoint_dir(model, source.tokenizer))
+            log_model(model, source.tokenizer)
         print(f"few_shot {task.name} {source.slug} {params.lang} k={params.k} {params.sampling} s{config.seed}: "
               f"{task.score_metric} {metrics['score']:.2f}")
     return run.info.run_id, metrics

@@ -1,9 +1,10 @@
 """`grid`: run a whole study plan in one process — source models, zero-shot and few-shot cells.
 
 Each (task, model) source model is trained once, or reused when a FINISHED source run with the same params
-is in the plan's experiment; it is then loaded once, and every cell trains a copy of it. A cell that already
-has a FINISHED run with identical params is skipped, so after a crash or Ctrl-C a rerun continues where the
-last one stopped: each finished cell is its own finished run, nothing else is kept between runs.
+and data (the SHA-256 of every file it read) is in the plan's experiment; it is then loaded once, and every cell
+trains a copy of it. A cell that already has a FINISHED run with identical params and data is skipped, so after
+a crash or Ctrl-C a rerun continues where the last one stopped: each finished cell is its own finished run,
+nothing else is kept between runs.
 """
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from typing import Callable
 
 import mlflow
 from mlflow.tracking import MlflowClient
+from tqdm.auto import tqdm
 
 from ..config import Params, parse_params
 from ..data.fewshot import PoolSpec, TargetData
@@ -26,7 +28,7 @@ from ..training.config import TrainConfig
 from .evaluate import evaluate_language, evaluate_params, lineage_tags, resolve_langs
 from .few_shot import SourceModel, few_shot_config, few_shot_params, few_shot_run, load_source
 from .plan import StudyPlan, load_plan
-from .source import registered_uri, run_source, source_run_params
+from .source import load_source_splits, registered_uri, run_source, source_run_params
 
 log = logging.getLogger(__name__)
 
@@ -46,6 +48,12 @@ class Cell:
     detail: str = ""  # run id, or the error
 
 
+def data_hashes(*splits) -> dict[str, str]:
+    """The content hashes a run logged for its data files (`data.<split>.sha256`): a cell whose files changed
+    since its run finished is run again."""
+    return {key: value for split in splits for key, value in split.log_params().items() if key.endswith(".sha256")}
+
+
 def _flags(values: dict) -> list[str]:
     return [item for key, value in values.items() for item in (f"--{key}", str(value))]
 
@@ -58,14 +66,28 @@ class Grid:
         self.finished = FinishedRuns(experiment_id_for(plan.experiment))
         self.cells: list[Cell] = []
         self.targets: dict[tuple, TargetData] = {}
+        self.progress = None  # the grid's progress bar over cells (while `run` runs)
 
     def run(self) -> None:
-        for task_name in self.plan.tasks:
-            task = get_task(task_name)
-            for model in self.plan.models:
-                uri = self._source(task, model)
-                if uri is not None:
-                    self._target_cells(task, model, uri)
+        tasks = [get_task(name) for name in self.plan.tasks]
+        total = sum(self._planned_cells(task) for task in tasks) * len(self.plan.models)
+        with tqdm(total=total, desc=f"grid {self.plan.experiment}", unit="cell") as self.progress:
+            for task in tasks:
+                for model in self.plan.models:
+                    uri = self._source(task, model)
+                    if uri is not None:
+                        self._target_cells(task, model, uri)
+
+    def _planned_cells(self, task) -> int:
+        """Cells of one (task, model): its source, then per language one zero-shot cell and the few-shot ones."""
+        try:
+            langs = self._langs(task)
+        except Z2HError:
+            langs = []  # reported as a failed cell when the grid gets there
+        ks = self.plan.ks(task.name)
+        samplings = self._samplings(task)
+        per_lang = (0 in ks) + sum(k > 0 for k in ks) * len(samplings) * len(self.plan.seeds)
+        return 1 + len(langs) * per_lang
 
     # ---- one cell ----
     def _cell(self, cell: Cell, identity: Callable[[], dict], action: Callable[[], str]) -> None:
@@ -89,6 +111,9 @@ class Grid:
         except Exception as exc:  # one broken cell must not stop the study; the run holds the traceback
             cell.status, cell.detail = "failed", f"{type(exc).__name__}: {exc}"
             log.exception("%s %s %s k=%s failed", cell.stage, cell.task, cell.lang, cell.k)
+        finally:
+            if self.progress is not None:
+                self.progress.update(1)
 
     # ---- source ----
     def _source(self, task, model: str) -> str | None:
@@ -98,7 +123,8 @@ class Grid:
                                          *_flags(plan.source)])
 
         def identity() -> dict:
-            return source_run_params(task, params, TrainConfig.resolve(task.defaults, params.values))
+            config = TrainConfig.resolve(task.defaults, params.values)
+            return {**source_run_params(task, params, config), **data_hashes(*load_source_splits(task, params, config))}
 
         def train() -> str:
             return run_source(params, nested=True, experiment=plan.experiment)
@@ -117,6 +143,10 @@ class Grid:
         if self.plan.langs == "all":
             return resolve_langs(task, self.plan.data_dir, "all", "test")
         return list(self.plan.langs)
+
+    def _samplings(self, task) -> list[str]:
+        """The plan's strategies the task supports (XNLI/XQuAD: random only)."""
+        return [s for s in self.plan.sampling if s in task.sampling_strategies] or [task.sampling_strategies[0]]
 
     def _target(self, task, lang: str, params: Params) -> TargetData:
         key = (task.name, lang, params.pool, params.max_eval_examples)
@@ -140,7 +170,7 @@ class Grid:
         except Z2HError as exc:
             self.cells.append(Cell("few_shot", task.name, model, status="failed", detail=str(exc)))
             return
-        samplings = [s for s in plan.sampling if s in task.sampling_strategies] or [task.sampling_strategies[0]]
+        samplings = self._samplings(task)
         for lang in langs:
             for k in plan.ks(task.name):
                 if k == 0:  # zero-shot depends on neither sampling nor seed: one cell per language
@@ -159,7 +189,8 @@ class Grid:
 
         def identity() -> dict:
             split = self._target(task, params.lang, params).test
-            return {**evaluate_params(task, source.model, source.uri, split, params.max_eval_examples), **extra}
+            return {**evaluate_params(task, source.model, source.uri, split, params.max_eval_examples), **extra,
+                    **data_hashes(split)}
 
         def evaluate() -> str:
             split = self._target(task, params.lang, params).test
@@ -170,7 +201,9 @@ class Grid:
 
     def _few_shot(self, task, model: str, source: SourceModel, params: Params) -> None:
         def identity() -> dict:
-            return few_shot_params(task, source, params, few_shot_config(task, source, params))
+            target = self._target(task, params.lang, params)
+            return {**few_shot_params(task, source, params, few_shot_config(task, source, params)),
+                    **data_hashes(target.test, *([target.pool] if params.k else []))}
 
         def train_and_score() -> str:
             target = self._target(task, params.lang, params)

@@ -10,12 +10,12 @@ from ..data.splits import load_split
 from ..languages import SOURCE_LANG
 from ..modeling.encoder import model_slug
 from ..tasks import get_task
-from ..tracking.registry import log_checkpoint_model, registered_name
+from ..tracking.registry import registered_name
 from ..tracking.runs import MlflowTrainingLogger, log_params, run_name, stage_run
 from ..tracking.server import check_tracking_server
 from ..training.config import TrainConfig
 from ..training.loop import seed_everything, train
-from .common import build_model, dev_scorer, features_of, log_splits, save_checkpoint_dir, score_split
+from .common import build_model, dev_scorer, features_of, log_splits, log_model, score_split
 
 log = logging.getLogger(__name__)
 
@@ -72,9 +72,8 @@ def run_source(params: Params, nested: bool = False, experiment: str | None = No
         model, tokenizer, result, (_, _, test_split) = train_source(task, params, config)
         log_params({"best_epoch": result.best_epoch})
         metrics = score_split(model, task, tokenizer, test_split, config.eval_batch_size)
-        checkpoint = save_checkpoint_dir(model, tokenizer)
-        model_uri, version = log_checkpoint_model(
-            checkpoint, register_as=name, alias=params.alias,
+        model_uri, version = log_model(
+            model, tokenizer, register_as=name, alias=params.alias,
             tags={"task": task.name, "model": params.model, "score": f"{metrics['score']:.2f}"},
         )
         mlflow.set_tags({"z2h.registered_model": f"{name}/{version}", "z2h.model_uri": model_uri})

@@ -1,21 +1,20 @@
 """WikiANN named-entity recognition: CRF over first-subword vectors; token accuracy (the study's metric),
 seqeval entity F1/precision/recall (IOB2, strict) and per-type F1 (`f1_PER`, `f1_LOC`, `f1_ORG`).
 
-`data_dir=hub` reads `unimelb-nlp/wikiann` from the Hugging Face hub instead of local files (internet
-needed; languages must be named, since `langs=all` looks for local files).
+`data_dir=hub` reads `unimelb-nlp/wikiann` from the Hugging Face hub instead of local files (internet needed;
+data/hub.py keeps a local copy).
 """
 from __future__ import annotations
 
 import warnings
 
-from ..data.wikiann import hub_file, read_wikiann
+from ..data.wikiann import read_wikiann
 from ..modeling.crf import CrfTaggingHead
 from ..modeling.heads import IGNORE
 from .base import TrainDefaults
 from .word_level import WordLevelTask, tag_accuracy
 
 OUTSIDE = "O"
-HUB = "hub"
 
 
 def repair_iob2(tags: list[str]) -> list[str]:
@@ -57,14 +56,6 @@ class NerTask(WordLevelTask):
     # SPEC §3: 10 epochs, batch 128 sentences, Adam with a fixed learning rate
     defaults = TrainDefaults(lr=5e-5, epochs=10, batch_size=128, max_length=512)
     few_shot_defaults = TrainDefaults(lr=5e-5, epochs=5, batch_size=16, max_length=512)
-
-    def file_for(self, data_dir, lang, split):
-        if str(data_dir) == HUB:
-            return hub_file(lang, split)
-        return super().file_for(data_dir, lang, split)
-
-    def pool_split(self, data_dir, lang):
-        return "train" if str(data_dir) == HUB else super().pool_split(data_dir, lang)
 
     def read_file(self, path):
         return read_wikiann(path)

@@ -1,7 +1,8 @@
 """XNLI natural language inference: premise/hypothesis pairs, softmax over the first token, accuracy.
 
-Data: English training is MultiNLI (hub `nyu-mll/multi_nli`); dev and test are the XNLI TSV files under
-`data_dir/xnli` (else the hub `facebook/xnli`). The few-shot pool of every language is its XNLI dev split.
+Data: English training is MultiNLI (`multinli/train-en.tsv` under data_dir, else the hub `nyu-mll/multi_nli`);
+dev and test are the XNLI TSV files under `data_dir/xnli` (English: else the hub `facebook/xnli`; `data_dir=hub`:
+every language from the hub). The few-shot pool of every language is its XNLI dev split.
 Offline stand-in (SPEC §9): the English XNLI dev split stands in for MultiNLI train, with its last 10%
 held out as the source dev set; the English XNLI test split stays the test set.
 """
@@ -11,18 +12,15 @@ import pandas as pd
 import torch
 
 from ..data.examples import NliExample
-from ..data.hub import RealDataUnavailable, hub_split, local_or_hub
+from ..data.hub import english_train_split, local_or_hub
 from ..data.splits import Split
 from ..data.stand_ins import real_or_stand_in
-from ..data.xnli import NLI_LABELS, nli_examples_from_rows, read_xnli_tsv
+from ..data.xnli import NLI_LABELS, read_xnli_tsv
 from ..languages import SOURCE_LANG
 from ..modeling.classification_head import SentenceClassificationHead
 from .base import Task, TrainDefaults
 from .padding import encoder_inputs
 
-MULTINLI_HUB = "nyu-mll/multi_nli"
-XNLI_HUB = "facebook/xnli"
-HUB_SPLITS = {"dev": "validation", "test": "test", "train": "train"}
 HELD_OUT = 0.1  # SPEC §9: the last 10% of the stand-in is the source dev set
 
 
@@ -52,10 +50,7 @@ class XnliTask(Task):
         """(train, dev, test) for source training: MultiNLI train, English XNLI dev and test."""
 
         def real():
-            try:
-                train = hub_split("train", SOURCE_LANG, MULTINLI_HUB, "train", nli_examples_from_rows)
-            except RealDataUnavailable as exc:
-                raise RealDataUnavailable(f"MultiNLI: {exc}") from None
+            train = english_train_split(data_dir, "multinli", read_xnli_tsv, "MultiNLI")
             return train, english_xnli(self, data_dir, "dev")
 
         def stand():
@@ -123,5 +118,4 @@ class XnliTask(Task):
 
 def english_xnli(task: XnliTask, data_dir, split: str) -> Split:
     """An English XNLI split from data_dir, else from the hub (facebook/xnli)."""
-    return local_or_hub(task, data_dir, SOURCE_LANG, split, lambda: hub_split(
-        split, SOURCE_LANG, XNLI_HUB, HUB_SPLITS[split], nli_examples_from_rows, config=SOURCE_LANG))
+    return local_or_hub(task, data_dir, SOURCE_LANG, split)

@@ -1,6 +1,7 @@
 """XQuAD / SQuAD extractive question answering: span head, exact match (score) and F1.
 
-Data: English training is SQuAD v1.1 (`squad/train-v1.1.json` under data_dir, else the hub `rajpurkar/squad`);
+Data: English training is SQuAD v1.1 (`squad/train-v1.1.json` under data_dir, else the hub `rajpurkar/squad`;
+`data_dir=hub` reads every XQuAD language from `google/xquad`, its articles named through SQuAD v1.1 dev);
 each `xquad/xquad.<lang>.json` is split by article: the first 10 articles (file order) are the pool (few-shot
 data; `dev` is accepted as its alias) and the other 38 the test set. The English pool is the source dev set.
 Offline stand-in (SPEC §9): the English pool's first 9 articles stand in for SQuAD train and its 10th is dev.
@@ -14,13 +15,12 @@ import pandas as pd
 import torch
 
 from ..data.examples import QaExample
-from ..data.hub import RealDataUnavailable, hub_split, local_or_hub
-from ..data.layout import find_file, has_file
+from ..data.hub import english_train_split, local_or_hub
+from ..data.layout import find_file
 from ..data.splits import Split
-from ..data.squad import POOL_ARTICLES, qa_examples_from_rows, read_squad_json, select_articles
+from ..data.squad import POOL_ARTICLES, read_squad_json, select_articles
 from ..data.squad_scoring import squad_scores
 from ..data.stand_ins import real_or_stand_in
-from ..data.text import file_sha256
 from ..errors import Z2HError
 from ..languages import SOURCE_LANG
 from ..modeling.span_head import SpanHead
@@ -31,8 +31,6 @@ from .xquad_windows import MAX_ANSWER_SUBWORDS, best_span, window_features
 log = logging.getLogger(__name__)
 
 PARTS = {"pool": "pool", "dev": "pool", "test": "test"}  # split name -> article part of the file
-SQUAD_HUB = "rajpurkar/squad"
-XQUAD_HUB = "google/xquad"  # configs xquad.<lang>, one split "validation" holding all 48 articles
 
 
 class XquadTask(Task):
@@ -155,21 +153,9 @@ class XquadTask(Task):
 
 def squad_train(data_dir) -> Split:
     """SQuAD v1.1 train: `squad/train-v1.1.json` under data_dir, else the hub; RealDataUnavailable if neither."""
-    if has_file(data_dir, "squad", SOURCE_LANG, "train"):
-        path = find_file(data_dir, "squad", SOURCE_LANG, "train")
-        return Split("train", SOURCE_LANG, read_squad_json(path), str(path), file_sha256(path))
-    try:
-        return hub_split("train", SOURCE_LANG, SQUAD_HUB, "train", qa_examples_from_rows)
-    except RealDataUnavailable as exc:
-        raise RealDataUnavailable(f"no squad/train-v1.1.json under {data_dir} and {exc}") from None
+    return english_train_split(data_dir, "squad", read_squad_json, "SQuAD v1.1")
 
 
 def english_xquad(task: XquadTask, data_dir, split: str) -> Split:
-    """An English XQuAD split from data_dir, else from the hub (google/xquad, split into articles here)."""
-
-    def from_hub() -> Split:
-        whole = hub_split(split, SOURCE_LANG, XQUAD_HUB, "validation", qa_examples_from_rows, config="xquad.en")
-        return Split(split, SOURCE_LANG, select_articles(whole.examples, task.part(split)), whole.source,
-                     whole.sha256, task.split_selection(split))
-
-    return local_or_hub(task, data_dir, SOURCE_LANG, split, from_hub)
+    """An English XQuAD split from data_dir, else from the hub (google/xquad)."""
+    return local_or_hub(task, data_dir, SOURCE_LANG, split)

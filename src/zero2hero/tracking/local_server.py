@@ -42,6 +42,14 @@ class LocalMlflowServer:
              "--port", str(self.port), "--workers", "1"],
             stdout=self._log, stderr=subprocess.STDOUT, env=env, start_new_session=True,
         )
+        try:
+            self._wait_healthy(timeout)
+        except BaseException:  # also Ctrl-C while waiting: never leave a server behind
+            self.stop()
+            raise
+        return self
+
+    def _wait_healthy(self, timeout: float) -> None:
         deadline = time.time() + timeout
         while time.time() < deadline:
             if self.process.poll() is not None:
@@ -50,10 +58,9 @@ class LocalMlflowServer:
             try:
                 with urllib.request.urlopen(f"{self.uri}/health", timeout=2) as response:
                     if response.status == 200:
-                        return self
+                        return
             except OSError:
                 time.sleep(0.5)
-        self.stop()
         raise RuntimeError(f"mlflow server at {self.uri} did not answer /health within {timeout:.0f} s")
 
     def stop(self) -> None:

@@ -48,6 +48,25 @@ def log_checkpoint_model(checkpoint_dir: str | Path, register_as: str | None = N
     return info.model_uri, version
 
 
+# Downloaded models live in one temporary directory per process, removed when the process exits; a model
+# version or run is downloaded once per process (grid and search resolve the same source model many times).
+_DOWNLOADS: dict[str, Path] = {}
+_DOWNLOAD_ROOT: tempfile.TemporaryDirectory | None = None
+
+
+def _download(uri: str, key: str, download_dir: str | None) -> Path:
+    global _DOWNLOAD_ROOT
+    if download_dir:
+        return Path(mlflow.artifacts.download_artifacts(artifact_uri=uri, dst_path=download_dir))
+    if key not in _DOWNLOADS:
+        if _DOWNLOAD_ROOT is None:
+            _DOWNLOAD_ROOT = tempfile.TemporaryDirectory(prefix="z2h-models-")
+        target = Path(_DOWNLOAD_ROOT.name) / str(len(_DOWNLOADS))
+        target.mkdir()
+        _DOWNLOADS[key] = Path(mlflow.artifacts.download_artifacts(artifact_uri=uri, dst_path=str(target)))
+    return _DOWNLOADS[key]
+
+
 @dataclass
 class ResolvedModel:
     checkpoint_dir: Path
@@ -82,8 +101,9 @@ def resolve_model(uri: str, download_dir: str | None = None) -> ResolvedModel:
             version, source_run_id = model_version.version, model_version.run_id
         elif uri.startswith("runs:/"):
             source_run_id = uri[len("runs:/"):].split("/")[0]
-        target = download_dir or tempfile.mkdtemp(prefix="z2h-model-")
-        local = mlflow.artifacts.download_artifacts(artifact_uri=uri, dst_path=target)
+        # an alias can move: fetch the version it points to now; runs:/ and models:/m-<id> are immutable
+        concrete = f"models:/{name}/{version}" if version else uri
+        local = _download(concrete, f"{mlflow.get_tracking_uri()} {concrete}", download_dir)
     except MlflowException as exc:
         raise Z2HError(f"cannot load model {uri!r}: {exc.message.splitlines()[0]}") from None
     return ResolvedModel(find_checkpoint_dir(local), uri, source_run_id, version, name)

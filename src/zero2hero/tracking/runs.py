@@ -65,6 +65,14 @@ def _fail_run(exc: BaseException) -> None:
     mlflow.end_run(status=status)
 
 
+def _check_artifact_access(run) -> None:
+    """Artifacts served by a tracking server (`mlflow-artifacts:/`) can only be written through that server."""
+    uri = mlflow.get_tracking_uri()
+    if run.info.artifact_uri.startswith("mlflow-artifacts:") and not uri.startswith(("http://", "https://")):
+        raise Z2HError(f"this experiment keeps its artifacts on a tracking server ({run.info.artifact_uri}), but the "
+                       f"tracking URI is {uri}; set MLFLOW_TRACKING_URI to that server's http(s) address")
+
+
 def experiment_id_for(name: str) -> str:
     """The id of experiment `name`, created when missing (safe when two processes create it at once)."""
     client = MlflowClient()
@@ -98,6 +106,7 @@ def stage_run(stage: str, name: str, tags: dict | None = None, nested: bool = Fa
     run = mlflow.start_run(run_name=name, nested=nested, experiment_id=experiment_id)
     try:
         mlflow.set_tags({"z2h.stage": stage, "mlflow.runName": name, **(tags or {})})
+        _check_artifact_access(run)
         yield run
     except BaseException as exc:
         _fail_run(exc)

@@ -84,7 +84,7 @@ def train(
     seed_everything(config.seed)
     model.to(device)
     optimizer = torch.optim.AdamW(
-        list(_trainable(model, config.freeze_embeddings)), lr=config.lr, weight_decay=config.weight_decay
+        list(_trainable(model, config.freeze_embeddings)), lr=config.lr, weight_decay=config.weight_decay, foreach=True
     )
     lengths = [task.feature_length(f) for f in features]
     steps_per_epoch = math.ceil(len(features) / config.batch_size)
