@@ -145,6 +145,8 @@ def write_report(out: Path, *, experiment: str, summary: list[str], zero: pd.Dat
     zero, correlations, regression, few_shot, curves, costs = (
         frame.assign(model=frame["model"].map(lambda m: name(m, m))) if "model" in frame else frame
         for frame in (zero, correlations, regression, few_shot, curves, costs))
+    for model, label in sorted((labels or {}).items(), key=lambda item: -len(item[0])):  # longest path first
+        notes = [note.replace(model, label) for note in notes]
     fits = {(task, name(model, model)): fit for (task, model), fit in fits.items()}
     features = {(task, name(model, model)): table for (task, model), table in features.items()}
     tasks = sorted(set(zero["task"]) | set(few_shot["task"]))

@@ -7,6 +7,7 @@ import pytest
 from analysis.collect import average_seeds, model_labels, zero_shot_scores
 from analysis.costs import COST_COLUMNS, annotation_cost, cost_table, load_costs
 from analysis.few_shot import FEW_SHOT_COLUMNS, few_shot_table, language_curves
+from analysis.report import write_report
 from zero2hero.errors import Z2HError
 
 
@@ -127,3 +128,13 @@ def test_model_labels_are_the_slugs_when_they_name_each_model_once():
     assert model_labels(clash) == {}  # two models, one slug: keep what was recorded
     two_names = pd.DataFrame({"model": ["/a/enc", "/a/enc"], "model_name": ["x", "y"]})
     assert model_labels(two_names) == {"/a/enc": "/a/enc"}
+
+
+def test_the_report_names_models_by_their_short_names(tmp_path):
+    empty = pd.DataFrame(columns=["task", "model", "lang", "score"])
+    write_report(tmp_path, experiment="e", summary=[], zero=empty, features={}, correlations=empty,
+                 regression=empty, fits={}, few_shot=empty, curves=empty, costs=empty,
+                 notes=["pos: SIZE for model '/venv/pkg/model' is not known; pass size_corpus"],
+                 labels={"/venv/pkg/model": "minilm"})
+    report = (tmp_path / "report.md").read_text()
+    assert "model 'minilm' is not known" in report and "/venv/pkg" not in report

@@ -48,11 +48,20 @@ def test_defaults_follow_the_study():
     ("tasks: [pos\nmodels: [m]\n", 2, "not valid YAML"),
     ("tasks: [pos]\nmodels: [m]\nfew_shot: {pool: test:0}\n", 3, "few_shot.pool='test:0'"),
     ("tasks: [pos]\nmodels: [m]\nseeds: [1]\nseeds: [2]\n", 4, "'seeds' is given twice"),
+    # two models under one short name would overwrite each other's registered @source model
+    ("tasks: [pos]\nmodels:\n  - a/mbert\n  - b/mbert\n", 4, "share the short name 'mbert'"),
+    ("tasks: [pos]\nmodels: [m, n]\nsource: {model_name: x}\n", 2, "model_name names every model"),
 ])
 def test_mistakes_name_the_line(text, line, message):
     with pytest.raises(DataError, match=message) as caught:
         parse_plan(text, "study.yaml")
     assert caught.value.line == line and str(caught.value).startswith(f"study.yaml:{line}:")
+
+
+def test_each_model_has_its_short_name():
+    plan = parse_plan(PLAN)
+    assert [plan.slug(model) for model in plan.models] == ["bert-base-multilingual-cased", "xlm-roberta-base"]
+    assert parse_plan("tasks: [pos]\nmodels: [/x/minilm]\nsource: {model_name: mini}\n").slug("/x/minilm") == "mini"
 
 
 def test_plan_needs_tasks_and_models():

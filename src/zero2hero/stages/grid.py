@@ -221,14 +221,15 @@ class Grid:
             row[cell.status or "failed"] += 1
         lines = [f"{'stage':<10} {'task':<6} {'done':>5} {'skipped':>8} {'failed':>7}  model"]
         for (stage, task, model), row in counts.items():
-            lines.append(f"{stage:<10} {task:<6} {row['done']:>5} {row['skipped']:>8} {row['failed']:>7}  {model}")
+            lines.append(f"{stage:<10} {task:<6} {row['done']:>5} {row['skipped']:>8} {row['failed']:>7}  "
+                         f"{self.plan.slug(model)}")
         total = {status: sum(row[status] for row in counts.values()) for status in ("done", "skipped", "failed")}
         lines.append(f"{'total':<17} {total['done']:>5} {total['skipped']:>8} {total['failed']:>7}")
         for cell in self.cells:
             if cell.status == "failed":
                 where = " ".join(part for part in (cell.lang, cell.k and f"k={cell.k}", cell.sampling,
                                                    cell.seed and f"s{cell.seed}") if part)
-                lines.append(f"FAILED {cell.stage} {cell.task} {cell.model} {where}: {cell.detail}")
+                lines.append(f"FAILED {cell.stage} {cell.task} {self.plan.slug(cell.model)} {where}: {cell.detail}")
         return "\n".join(lines)
 
     def totals(self) -> dict[str, int]:

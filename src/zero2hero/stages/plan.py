@@ -15,6 +15,7 @@ from ..config import TASK_NAMES, params_for
 from ..data.fewshot import STRATEGIES
 from ..errors import DataError, Z2HError
 from ..languages import KNOWN_LANGS
+from ..modeling.encoder import model_slug
 from ..tasks import TASKS
 
 # SPEC §1: k per task; XQuAD counts articles
@@ -50,6 +51,10 @@ class StudyPlan:
 
     def ks(self, task: str) -> list[int]:
         return self.k.get(task, self.k.get("default", []))
+
+    def slug(self, model: str) -> str:
+        """The model's short name in run and registry names (`source.model_name`, else derived from the model)."""
+        return self.source.get("model_name") or model_slug(model)
 
 
 class _Reader:
@@ -176,7 +181,21 @@ def parse_plan(text: str, path: str = "plan.yaml") -> StudyPlan:
     for name in SECTIONS:
         if name in entries:
             setattr(plan, name, reader.section(entries[name], name))
+    _check_slugs(plan, reader, entries["models"])
     return plan
+
+
+def _check_slugs(plan: StudyPlan, reader: _Reader, node) -> None:
+    """Two models with one short name would register into one `z2h-<task>-<slug>` and overwrite its @source."""
+    seen: dict[str, str] = {}
+    for model, node in zip(plan.models, reader.items(node, "models")):
+        slug = plan.slug(model)
+        if slug in seen:
+            why = ("source.model_name names every model of the plan; leave it out when the plan has several models"
+                   if plan.source.get("model_name") else "give the directories distinct names")
+            raise reader.error(node, f"models {seen[slug]!r} and {model!r} share the short name {slug!r} "
+                                     f"(run and registry names); {why}")
+        seen[slug] = model
 
 
 def _expand(reader: _Reader, node, value: str) -> str:
