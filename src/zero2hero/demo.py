@@ -57,7 +57,7 @@ def run_demo(data_dir: str, plan: str) -> None:
                "the analysis failed (see above)")
     few_shot = pd.read_csv(root / "report" / "few_shot.csv")
     print("\nFew-shot scores (mean over target languages, %) and gain over zero-shot:")
-    print(few_shot[["task", "sampling", "k", "mean_score", "delta_vs_zero", "n_langs"]].to_string(index=False))
+    print(few_shot[["task", "sampling", "k", "mean_score", "delta_vs_zero", "n_langs"]].round(1).to_string(index=False))
     print(f"\nReport with plots: {root / 'report' / 'report.md'}")
     print(f"Browse and compare the runs (experiment {experiment}; registered models z2h-<task>-<model>@source):\n"
           f"  {sys.executable.rsplit('/', 1)[0]}/mlflow ui --backend-store-uri sqlite:///{root / 'mlflow.db'} "

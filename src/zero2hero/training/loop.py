@@ -115,7 +115,7 @@ def train(
             scheduler.step()
             step += 1
             losses.append(batch_loss)
-            bar.set_postfix(loss=f"{batch_loss:.4f}")
+            bar.set_postfix(loss=f"{batch_loss:.4f}", refresh=False)  # shown with the next step
             for callback in callbacks:
                 callback.on_step(step, batch_loss, scheduler.get_last_lr()[0])
         score = dev_score(model) if dev_score is not None else None
