@@ -60,8 +60,9 @@ def run_demo(data_dir: str, plan: str) -> None:
     print(few_shot[["task", "sampling", "k", "mean_score", "delta_vs_zero", "n_langs"]].round(1).to_string(index=False))
     print(f"\nReport with plots: {root / 'report' / 'report.md'}")
     print(f"Browse and compare the runs (experiment {experiment}; registered models z2h-<task>-<model>@source):\n"
-          f"  {sys.executable.rsplit('/', 1)[0]}/mlflow ui --backend-store-uri sqlite:///{root / 'mlflow.db'} "
-          f"--artifacts-destination {root / 'artifacts'} --port 5000")
+          f"  MLFLOW_SERVER_ENABLE_JOB_EXECUTION=false {sys.executable.rsplit('/', 1)[0]}/mlflow ui "
+          f"--backend-store-uri sqlite:///{root / 'mlflow.db'} --artifacts-destination {root / 'artifacts'} "
+          f"--workers 1 --port 5000")
 
 
 def main(argv: list[str] | None = None) -> int:
