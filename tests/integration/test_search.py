@@ -70,6 +70,8 @@ def test_two_workers_share_one_postgresql_study(mlflow_server, tiny_bert, data_d
     experiment = f"workers-{uuid.uuid4().hex[:8]}"
     params = {**TINY, "max_train_examples": 20, "model": tiny_bert, "data_dir": data_dir, "storage": postgres_url,
               "study_name": "shared", "lrs": "5e-5,4e-5,3e-5,2e-5", "epochs": "1", "n_trials": 2}
+    # as the README says: `mlflow run --experiment-name` itself crashes when two processes create one experiment
+    MlflowClient(mlflow_server.uri).create_experiment(experiment)
     with ThreadPoolExecutor(2) as pool:
         results = list(pool.map(lambda _: mlflow_run("search", params, mlflow_server.uri, experiment=experiment), range(2)))
     assert all(result.returncode == 0 for result in results)
