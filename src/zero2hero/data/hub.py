@@ -105,10 +105,21 @@ def hub_cache_dir() -> Path:
     return Path(os.environ.get("Z2H_CACHE_DIR", Path.home() / ".cache" / "zero2hero")) / "hub"
 
 
+def _not_on_hub(kind: str, lang: str, split: str) -> str | None:
+    """Why the hub has no (kind, lang, split), or None when it has it; without asking the hub."""
+    hub = HUB_SETS.get(kind)
+    if hub is None:
+        return f"{kind} data has no hub copy (data_dir=hub serves wikiann, xnli, xquad); give a local data_dir"
+    if split not in hub.splits:
+        return f"{hub.hub_id} has no {split!r} split; valid: {', '.join(hub.splits)}"
+    if hub.langs is not None and lang not in hub.langs:
+        return f"{hub.hub_id} has no {lang!r} data; its languages: {', '.join(hub.langs)}"
+    return None
+
+
 def on_hub(kind: str, lang: str, split: str) -> bool:
     """Whether the hub has (kind, lang, split), without asking the hub."""
-    hub = HUB_SETS.get(kind)
-    return bool(hub) and split in hub.splits and (hub.langs is None or lang in hub.langs)
+    return _not_on_hub(kind, lang, split) is None
 
 
 def load_hub_rows(hub_id: str, split: str, config: str | None = None):
@@ -126,13 +137,10 @@ def load_hub_rows(hub_id: str, split: str, config: str | None = None):
 
 def hub_file(kind: str, lang: str, split: str) -> Path:
     """The local copy of a hub split in the local format, downloaded and written on first use."""
-    hub = HUB_SETS.get(kind)
-    if hub is None:
-        raise Z2HError(f"{kind} data has no hub copy (data_dir=hub serves wikiann, xnli, xquad); give a local data_dir")
-    if split not in hub.splits:
-        raise Z2HError(f"{hub.hub_id} has no {split!r} split; valid: {', '.join(hub.splits)}")
-    if hub.langs is not None and lang not in hub.langs:
-        raise Z2HError(f"{hub.hub_id} has no {lang!r} data; its languages: {', '.join(hub.langs)}")
+    reason = _not_on_hub(kind, lang, split)
+    if reason:
+        raise Z2HError(reason)
+    hub = HUB_SETS[kind]
     path = hub_cache_dir() / PATTERNS[kind].format(lang=lang, split=split)
     if not path.exists():
         rows = load_hub_rows(hub.hub_id, hub.splits[split], hub.config(lang))

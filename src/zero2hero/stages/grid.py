@@ -84,10 +84,7 @@ class Grid:
             langs = self._langs(task)
         except Z2HError:
             langs = []  # reported as a failed cell when the grid gets there
-        ks = self.plan.ks(task.name)
-        samplings = self._samplings(task)
-        per_lang = (0 in ks) + sum(k > 0 for k in ks) * len(samplings) * len(self.plan.seeds)
-        return 1 + len(langs) * per_lang
+        return 1 + sum(1 for _ in self._cell_keys(task, langs))
 
     # ---- one cell ----
     def _cell(self, cell: Cell, identity: Callable[[], dict], action: Callable[[], str]) -> None:
@@ -144,9 +141,18 @@ class Grid:
             return resolve_langs(task, self.plan.data_dir, "all", "test")
         return list(self.plan.langs)
 
-    def _samplings(self, task) -> list[str]:
-        """The plan's strategies the task supports (XNLI/XQuAD: random only)."""
-        return [s for s in self.plan.sampling if s in task.sampling_strategies] or [task.sampling_strategies[0]]
+    def _cell_keys(self, task, langs: list[str]):
+        """(lang, k, sampling, seed) of every target cell, in the order they run. Zero-shot depends on neither
+        sampling nor seed: one cell per language. Samplings: the plan's that the task supports (XNLI/XQuAD: random)."""
+        samplings = [s for s in self.plan.sampling if s in task.sampling_strategies] or [task.sampling_strategies[0]]
+        for lang in langs:
+            for k in self.plan.ks(task.name):
+                if k == 0:
+                    yield lang, 0, samplings[0], 0
+                    continue
+                for sampling in samplings:
+                    for seed in self.plan.seeds:
+                        yield lang, k, sampling, seed
 
     def _target(self, task, lang: str, params: Params) -> TargetData:
         key = (task.name, lang, params.pool, params.max_eval_examples)
@@ -163,22 +169,15 @@ class Grid:
             "--seed", str(seed), "--data_dir", plan.data_dir, *_flags(plan.evaluate), *_flags(plan.few_shot)])
 
     def _target_cells(self, task, model: str, uri: str) -> None:
-        plan = self.plan
         try:
             source = load_source(task, uri)
             langs = self._langs(task)
         except Z2HError as exc:
             self.cells.append(Cell("few_shot", task.name, model, status="failed", detail=str(exc)))
             return
-        samplings = self._samplings(task)
-        for lang in langs:
-            for k in plan.ks(task.name):
-                if k == 0:  # zero-shot depends on neither sampling nor seed: one cell per language
-                    self._zero_shot(task, model, source, self._cell_params(task, uri, lang, 0, samplings[0], 0))
-                    continue
-                for sampling in samplings:
-                    for seed in plan.seeds:
-                        self._few_shot(task, model, source, self._cell_params(task, uri, lang, k, sampling, seed))
+        for lang, k, sampling, seed in self._cell_keys(task, langs):
+            run_cell = self._zero_shot if k == 0 else self._few_shot
+            run_cell(task, model, source, self._cell_params(task, uri, lang, k, sampling, seed))
 
     def _zero_shot(self, task, model: str, source: SourceModel, params: Params) -> None:
         """k = 0: one evaluate run per language, on the same scored examples as the language's few-shot cells."""

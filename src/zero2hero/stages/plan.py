@@ -188,12 +188,12 @@ def parse_plan(text: str, path: str = "plan.yaml") -> StudyPlan:
 def _check_slugs(plan: StudyPlan, reader: _Reader, node) -> None:
     """Two models with one short name would register into one `z2h-<task>-<slug>` and overwrite its @source."""
     seen: dict[str, str] = {}
-    for model, node in zip(plan.models, reader.items(node, "models")):
+    for model, item in zip(plan.models, reader.items(node, "models")):
         slug = plan.slug(model)
         if slug in seen:
             why = ("source.model_name names every model of the plan; leave it out when the plan has several models"
                    if plan.source.get("model_name") else "give the directories distinct names")
-            raise reader.error(node, f"models {seen[slug]!r} and {model!r} share the short name {slug!r} "
+            raise reader.error(item, f"models {seen[slug]!r} and {model!r} share the short name {slug!r} "
                                      f"(run and registry names); {why}")
         seen[slug] = model
 

@@ -51,10 +51,10 @@ class XnliTask(Task):
 
         def real():
             train = english_train_split(data_dir, "multinli", read_xnli_tsv, "MultiNLI")
-            return train, english_xnli(self, data_dir, "dev")
+            return train, local_or_hub(self, data_dir, SOURCE_LANG, "dev")
 
         def stand():
-            dev = english_xnli(self, data_dir, "dev")
+            dev = local_or_hub(self, data_dir, SOURCE_LANG, "dev")
             cut = len(dev.examples) - round(HELD_OUT * len(dev.examples))
             return (Split("train", SOURCE_LANG, dev.examples[:cut], dev.source, dev.sha256, f"{dev.selection}|first:{cut}"),
                     Split("dev", SOURCE_LANG, dev.examples[cut:], dev.source, dev.sha256, f"{dev.selection}|from:{cut}"))
@@ -64,7 +64,7 @@ class XnliTask(Task):
             f"the English XNLI dev split stands in for MultiNLI train, its last {HELD_OUT:.0%} held out as the "
             "source dev set; the English XNLI test split stays the test set.")
         train.tags.update(tags)
-        test = english_xnli(self, data_dir, "test")
+        test = local_or_hub(self, data_dir, SOURCE_LANG, "test")
         return (train.head(config.max_train_examples), dev.head(config.max_eval_examples),
                 test.head(config.max_eval_examples))
 
@@ -114,8 +114,3 @@ class XnliTask(Task):
 
     def frame_from_predictions(self, predictions):
         return pd.DataFrame({"label": predictions})
-
-
-def english_xnli(task: XnliTask, data_dir, split: str) -> Split:
-    """An English XNLI split from data_dir, else from the hub (facebook/xnli)."""
-    return local_or_hub(task, data_dir, SOURCE_LANG, split)

@@ -84,10 +84,11 @@ class XquadTask(Task):
 
     def source_splits(self, data_dir, stand_in, config):
         """(train, dev, test) for source training: SQuAD train, the English pool, the English test articles."""
-        pool, test = english_xquad(self, data_dir, "pool"), english_xquad(self, data_dir, "test")
+        pool = local_or_hub(self, data_dir, SOURCE_LANG, "pool")
+        test = local_or_hub(self, data_dir, SOURCE_LANG, "test")
 
         def real():
-            return squad_train(data_dir), pool
+            return english_train_split(data_dir, "squad", read_squad_json, "SQuAD v1.1"), pool
 
         def stand():
             last = max(ex.article_index for ex in pool.examples)
@@ -149,13 +150,3 @@ class XquadTask(Task):
 
     def frame_from_predictions(self, predictions):
         return pd.DataFrame({"answer": [text for text, _ in predictions], "start": [start for _, start in predictions]})
-
-
-def squad_train(data_dir) -> Split:
-    """SQuAD v1.1 train: `squad/train-v1.1.json` under data_dir, else the hub; RealDataUnavailable if neither."""
-    return english_train_split(data_dir, "squad", read_squad_json, "SQuAD v1.1")
-
-
-def english_xquad(task: XquadTask, data_dir, split: str) -> Split:
-    """An English XQuAD split from data_dir, else from the hub (google/xquad)."""
-    return local_or_hub(task, data_dir, SOURCE_LANG, split)
