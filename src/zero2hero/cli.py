@@ -6,7 +6,7 @@ import os
 import sys
 from importlib import import_module
 
-from .errors import Z2HError
+from .errors import Terminated, Z2HError, raise_on_sigterm
 
 # entry point -> "module:function" taking Params; imported only when run so `z2h --help` stays fast
 RUNNERS = {
@@ -49,6 +49,7 @@ def run_entry(entry: str, argv: list[str]) -> int:
     if any(arg in ("-h", "--help") for arg in argv):
         build_help(entry).print_help()
         return 0
+    raise_on_sigterm()
     try:
         params = parse_params(entry, argv)
         _setup_environment()
@@ -57,6 +58,9 @@ def run_entry(entry: str, argv: list[str]) -> int:
     except Z2HError as exc:
         print(f"z2h {entry}: error: {exc}", file=sys.stderr)
         return 2
+    except Terminated:
+        print(f"z2h {entry}: terminated (SIGTERM); finished runs are kept, the open ones ended KILLED", file=sys.stderr)
+        return 143
     except KeyboardInterrupt:
         print(f"z2h {entry}: interrupted", file=sys.stderr)
         return 130

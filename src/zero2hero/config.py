@@ -64,6 +64,17 @@ def _pos_int_list(value: str) -> list[int]:
     return numbers
 
 
+def _shard(value: str) -> str:
+    """`I/N` with 1 <= I <= N, or empty for every unit."""
+    text = str(value).strip()
+    if not text:
+        return ""
+    index, sep, count = text.partition("/")
+    if not (sep and index.isdigit() and count.isdigit() and 1 <= int(index) <= int(count)):
+        raise ValueError("expected I/N with 1 <= I <= N, e.g. 2/8")
+    return f"{int(index)}/{int(count)}"
+
+
 def _pool(value: str) -> str:
     return str(PoolSpec.parse(value))
 
@@ -182,6 +193,16 @@ ENTRY_POINTS: dict[str, list[Param]] = {
     ],
     "grid": [
         _p("plan", str, None, "study plan YAML file (INTERFACE.md)"),
+        _p("shard", _shard, "", "I/N: run only the (task, model, language) units of shard I of N (1 <= I <= N); "
+                                "sources must exist (train them with only=sources)"),
+        _p("only", str, "all", "all, or sources: train/reuse the plan's source models and stop", ("all", "sources")),
+        # executor overrides (the plan's `executor` section); unset = the plan's value
+        _p("executor", str, "", "local or ray (default: the plan's executor.kind, else local)", ("", "local", "ray")),
+        _p("address", str, "", "Ray cluster address (auto, ray://HOST:10001, HOST:6379); unset = start one"),
+        _p("gpus_per_worker", str, "", "GPUs per Ray worker (fractions share a GPU)"),
+        _p("cpus_per_worker", str, "", "CPUs (and torch threads) per Ray worker"),
+        _p("workers", str, "", "workers of a Ray instance started for the run (0 = one per CPU)"),
+        _p("max_retries", str, "", "restarts of a unit whose Ray worker died"),
     ],
 }
 

@@ -20,6 +20,20 @@ class DataError(Z2HError):
         super().__init__(f"{where}: {message}")
 
 
+class Terminated(KeyboardInterrupt):
+    """SIGTERM (what `timeout`, SLURM and Ray send) handled like Ctrl-C: open runs end KILLED, summaries print."""
+
+
+def raise_on_sigterm() -> None:
+    """From now on SIGTERM raises `Terminated` in the main thread (call it from the main thread)."""
+    import signal
+
+    def handler(signum, frame):
+        raise Terminated(f"terminated by signal {signum}")
+
+    signal.signal(signal.SIGTERM, handler)
+
+
 def choose(kind: str, value: str, valid) -> str:
     """Return `value` if it is one of `valid`, else raise an error listing the valid choices."""
     valid = list(valid)

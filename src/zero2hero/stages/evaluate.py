@@ -14,6 +14,7 @@ from ..modeling.encoder import model_slug
 from ..modeling.model import load_checkpoint
 from ..tasks import get_task
 from ..tracking.registry import resolve_model
+from ..tracking.queries import config_tags
 from ..tracking.runs import log_params, run_name, stage_run
 from ..tracking.server import check_tracking_server
 from ..training.config import pick_device
@@ -79,7 +80,7 @@ def evaluate_language(task, model, tokenizer, model_uri: str, tags: dict, split:
     """
     params = {**evaluate_params(task, model, model_uri, split, max_eval_examples), **(extra_params or {})}
     name = run_name("evaluate", task.name, params["model_name"], split.lang, k=0)
-    with stage_run("evaluate", name, tags={**tags, **split.tags}, nested=True, experiment=experiment) as run:
+    with stage_run("evaluate", name, tags={**tags, **split.tags, **config_tags(params)}, nested=True, experiment=experiment) as run:
         log_params(params)
         log_splits(split)
         score = score_split(model, task, tokenizer, split, eval_batch_size)["score"]

@@ -16,6 +16,7 @@ from ..data.fewshot import PoolSpec, TargetData, check_sampling, sample_few_shot
 from ..errors import Z2HError
 from ..modeling.encoder import model_slug
 from ..tasks import get_task
+from ..tracking.queries import config_tags
 from ..tracking.runs import MlflowTrainingLogger, log_metrics, log_params, run_name, stage_run
 from ..tracking.server import check_tracking_server
 from ..training.callbacks import Callback
@@ -107,10 +108,11 @@ def few_shot_run(task, source: SourceModel, target: TargetData, params: Params, 
     sample = None
     if params.k:
         sample = sample_few_shot(task, target.pool, params.k, params.sampling, config.seed, target.pool_spec)
-    tags = {**lineage_tags(source.resolved), **target.test.tags, "z2h.shots": SHOTS_FILE}
+    run_params = few_shot_params(task, source, params, config)
+    tags = {**lineage_tags(source.resolved), **target.test.tags, "z2h.shots": SHOTS_FILE, **config_tags(run_params)}
     name = run_name("few_shot", task.name, source.slug, params.lang, params.k, params.sampling, config.seed)
     with stage_run("few_shot", name, tags=tags, nested=nested, experiment=experiment) as run:
-        log_params(few_shot_params(task, source, params, config))
+        log_params(run_params)
         log_splits(*((target.pool, sample.split) if sample else ()), target.test)
         mlflow.log_text(sample.jsonl() if sample else "", SHOTS_FILE)
         model = _continue_training(task, source, target, sample, config, params.dev_curve)

@@ -30,7 +30,44 @@ SECTIONS = {
     "few_shot": [p for p in params_for("few_shot") if p.name not in PLAN_OWNED["few_shot"]],
     "evaluate": [p for p in params_for("few_shot") if p.name in ("max_eval_examples", "eval_batch_size")],
 }
-KEYS = ("experiment", "tasks", "models", "langs", "k", "sampling", "seeds", "data_dir", *SECTIONS)
+KEYS = ("experiment", "tasks", "models", "langs", "k", "sampling", "seeds", "data_dir", *SECTIONS, "executor")
+EXECUTORS = ("local", "ray")
+
+
+@dataclass
+class Executor:
+    """Where the grid's cells run: `local` (this process, one cell after another) or `ray` (a Ray cluster).
+
+    address: none = a Ray instance started for the run with `workers` x `cpus_per_worker` CPUs; `auto`, or
+    `ray://host:10001`, or `host:6379` = an existing cluster (RAY_ADDRESS too). Fractional GPUs share a GPU.
+    """
+
+    kind: str = "local"
+    address: str = ""
+    gpus_per_worker: float = 0.0
+    cpus_per_worker: float = 1.0
+    workers: int = 0  # a started instance's CPU count / cpus_per_worker (0 = every CPU of this machine)
+    max_retries: int = 2  # restarts of a unit whose worker process died
+
+    FIELDS = {"kind": str, "address": str, "gpus_per_worker": float, "cpus_per_worker": float, "workers": int,
+              "max_retries": int}
+
+    def override(self, name: str, raw: str) -> None:
+        """Set one field from text (a plan value or a -P parameter); ValueError says what was expected."""
+        if name not in self.FIELDS:
+            raise ValueError(f"unknown executor setting {name!r}; valid: {', '.join(self.FIELDS)}")
+        raw = raw.strip()
+        if name == "kind" and raw not in EXECUTORS:
+            raise ValueError(f"kind must be one of {', '.join(EXECUTORS)}")
+        try:
+            value = self.FIELDS[name](raw)
+        except ValueError:
+            raise ValueError(f"{name} needs a {'number' if self.FIELDS[name] is float else 'whole number'}") from None
+        if self.FIELDS[name] is not str and not (value >= 0 and value < float("inf")):
+            raise ValueError(f"{name} must be a finite number >= 0")
+        if name == "cpus_per_worker" and value <= 0:
+            raise ValueError("cpus_per_worker must be > 0")
+        setattr(self, name, value)
 
 
 @dataclass
@@ -48,6 +85,7 @@ class StudyPlan:
     source: dict[str, str] = field(default_factory=dict)
     few_shot: dict[str, str] = field(default_factory=dict)
     evaluate: dict[str, str] = field(default_factory=dict)
+    executor: Executor = field(default_factory=Executor)
 
     def ks(self, task: str) -> list[int]:
         return self.k.get(task, self.k.get("default", []))
@@ -181,6 +219,12 @@ def parse_plan(text: str, path: str = "plan.yaml") -> StudyPlan:
     for name in SECTIONS:
         if name in entries:
             setattr(plan, name, reader.section(entries[name], name))
+    if "executor" in entries:
+        for key, _, value_node in reader.mapping(entries["executor"], "executor"):
+            try:
+                plan.executor.override(key, reader.text(value_node, f"executor.{key}"))
+            except ValueError as exc:
+                raise reader.error(value_node, f"executor.{key}: {exc}") from None
     _check_slugs(plan, reader, entries["models"])
     return plan
 

@@ -1,6 +1,9 @@
 """Run queries: every run of an experiment page by page, and finished runs looked up by their parameters."""
 from __future__ import annotations
 
+import hashlib
+import json
+
 from mlflow.entities import ViewType
 from mlflow.tracking import MlflowClient
 
@@ -56,8 +59,9 @@ class FinishedRuns:
     (data hashes, best_epoch, ...) do not matter.
     """
 
-    def __init__(self, experiment_id: str, client: MlflowClient | None = None):
-        runs = search_all_runs([experiment_id], "attributes.status = 'FINISHED'", client)
+    def __init__(self, experiment_id: str, client: MlflowClient | None = None, filter_string: str = ""):
+        query = " and ".join(filter(None, ["attributes.status = 'FINISHED'", filter_string]))
+        runs = search_all_runs([experiment_id], query, client)
         # oldest first, so a later run with the same params wins in the index
         self._runs = sorted(runs, key=lambda run: run.info.start_time or 0)
         self._index: dict[tuple, dict[tuple, str]] = {}
@@ -82,3 +86,24 @@ class FinishedRuns:
         """Record a run finished by this process (so a plan listing a cell twice runs it once)."""
         names = tuple(sorted(params))
         self._table(stage, names)[tuple(canonical(params[name]) for name in names)] = run_id
+
+
+# What a result is about (its row in the analysis); every other param that changes the result is its configuration.
+RESULT_KEYS = ("task", "model", "model_name", "lang", "k", "sampling", "seed")
+# Params that record where or how a run was made but do not change its score.
+RECORD_ONLY = ("data_dir", "log_checkpoint", "dev_curve", "eval_batch_size")
+CONFIG_TAG, CONFIG_ID_TAG = "z2h.config", "z2h.config_id"
+
+
+def config_tags(params: dict) -> dict[str, str]:
+    """`z2h.config` (the settings of a result run as JSON) and `z2h.config_id` (their short hash).
+
+    Two runs of one cell (task, model, lang, k, sampling) with different settings — another epoch count, source
+    model version, pool or evaluation cap — get different ids, so the analysis never averages them together.
+    Data hashes are not part of it: a run on changed data supersedes the older one of the same cell.
+    """
+    settings = {key: canonical(value) for key, value in sorted(params.items())
+                if key not in RESULT_KEYS and key not in RECORD_ONLY and not key.startswith("data.")
+                and value is not None}
+    text = json.dumps(settings, sort_keys=True, separators=(",", ":"))
+    return {CONFIG_TAG: text, CONFIG_ID_TAG: hashlib.sha256(text.encode()).hexdigest()[:12]}

@@ -15,6 +15,7 @@ from mlflow.exceptions import MlflowException
 from mlflow.tracking import MlflowClient
 
 from ..errors import Z2HError
+from .liveness import HEARTBEAT, owned_tags
 from .server import check_tracking_server
 
 log = logging.getLogger(__name__)
@@ -89,13 +90,24 @@ def experiment_id_for(name: str) -> str:
     return found.experiment_id
 
 
+_PARENT: dict[str, str] = {}  # the run that nested runs hang under when none is active (a grid's Ray worker)
+
+
+def set_parent_run(run_id: str | None) -> None:
+    """Make `run_id` the parent of nested runs started while no run is active in this process."""
+    _PARENT.clear()
+    if run_id:
+        _PARENT["run_id"] = run_id
+
+
 @contextlib.contextmanager
 def stage_run(stage: str, name: str, tags: dict | None = None, nested: bool = False, experiment: str | None = None):
     """Start (or, under `mlflow run`, attach to) a run tagged `z2h.stage`; mark it FAILED with the reason on error.
 
-    Nested runs are children of the active run; with `experiment` they are created in that experiment (the grid's
-    cells go to the plan's experiment while the grid's own run stays where `mlflow run` put it).
-    The first call checks the tracking server answers.
+    Nested runs are children of the active run (or of `set_parent_run`'s); with `experiment` they are created in
+    that experiment (the grid's cells go to the plan's experiment while the grid's own run stays where
+    `mlflow run` put it). The run carries its process and a heartbeat (tracking.liveness), so a run whose
+    process is killed is recognised and ended later. The first call checks the tracking server answers.
     """
     check_tracking_server()
     experiment_id = None
@@ -103,15 +115,19 @@ def stage_run(stage: str, name: str, tags: dict | None = None, nested: bool = Fa
         experiment_id = experiment_id_for(experiment)
     elif experiment and not os.environ.get("MLFLOW_RUN_ID"):
         mlflow.set_experiment(experiment)
-    run = mlflow.start_run(run_name=name, nested=nested, experiment_id=experiment_id)
+    parent = _PARENT.get("run_id") if nested and mlflow.active_run() is None else None
+    run = mlflow.start_run(run_name=name, nested=nested, experiment_id=experiment_id, parent_run_id=parent)
+    HEARTBEAT.add(run.info.run_id, mlflow.get_tracking_uri())
     try:
-        mlflow.set_tags({"z2h.stage": stage, "mlflow.runName": name, **(tags or {})})
+        mlflow.set_tags({"z2h.stage": stage, "mlflow.runName": name, **owned_tags(), **(tags or {})})
         _check_artifact_access(run)
         yield run
     except BaseException as exc:
+        HEARTBEAT.remove(run.info.run_id)
         _fail_run(exc)
         raise
     else:
+        HEARTBEAT.remove(run.info.run_id)
         mlflow.end_run()
 
 
