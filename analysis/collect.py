@@ -8,15 +8,18 @@ import tempfile
 import pandas as pd
 from mlflow import MlflowClient
 
-from zero2hero.tracking.queries import resolve_experiment, search_all_runs  # noqa: F401  (part of this module's API)
+from zero2hero.tracking.queries import (CONFIG_ID_TAG, CONFIG_TAG, resolve_experiment,  # noqa: F401  (API)
+                                        search_all_runs)
 
 STAGE_TAG = "z2h.stage"
 SHOTS_TAG = "z2h.shots"
 # Only these stages score a target language; source/search/trial/grid/analysis runs are not results.
 RESULT_STAGES = ("evaluate", "few_shot", "ingest")
 COLUMNS = ["run_id", "stage", "status", "task", "model", "model_name", "lang", "k", "sampling", "seed", "score",
-           "duration", "shots"]
-CELL = ["task", "model", "lang", "k", "sampling"]  # what identifies a result apart from its seed
+           "duration", "shots", "start", "config_id", "config"]
+# what identifies a result apart from its seed: the cell and its setting (a label of how its configuration
+# differs from the others of the same task and model; "" when it has only one)
+CELL = ["task", "model", "lang", "k", "sampling", "setting"]
 
 
 def _row(run) -> dict:
@@ -30,7 +33,8 @@ def _row(run) -> dict:
         "k": params.get("k"), "sampling": params.get("sampling", ""), "seed": params.get("seed", ""),
         "score": data.metrics.get("score", math.nan),
         "duration": (end - info.start_time) / 1000 if end and info.start_time else math.nan,
-        "shots": tags.get(SHOTS_TAG, ""),
+        "shots": tags.get(SHOTS_TAG, ""), "start": info.start_time or 0,
+        "config_id": tags.get(CONFIG_ID_TAG, ""), "config": tags.get(CONFIG_TAG, ""),
     }
 
 
@@ -79,16 +83,84 @@ def results(runs: pd.DataFrame) -> tuple[pd.DataFrame, list[str]]:
                      "or a numeric k; not counted")
     table = table[complete].copy()
     table["k"] = table["k"].astype(int)
-    return table.reset_index(drop=True), notes
+    table["sampling"] = table["sampling"].where(table["k"] != 0, "")  # zero-shot has no sampling
+    table, more = latest_per_cell(table)
+    table, zero_notes = one_zero_shot_setting(label_settings(table))
+    return table.reset_index(drop=True), notes + more + zero_notes
+
+
+DEDUP_KEY = ["task", "model", "lang", "k", "sampling", "seed", "config_id"]
+
+
+def latest_per_cell(table: pd.DataFrame) -> tuple[pd.DataFrame, list[str]]:
+    """One run per (cell, configuration, seed): the latest FINISHED one. A plan run twice, two shards that
+    overlapped or a rerun after changed data leave several; counting them all would weight that seed twice.
+    Ingested rows without a seed are distinct results and all kept."""
+    if "start" not in table:
+        table = table.assign(start=0, config_id="", config="")
+    table = table.sort_values("start", kind="stable")
+    keyed = (table["seed"].astype(str) != "") | (table["config_id"] != "")
+    duplicate = table.duplicated(DEDUP_KEY, keep="last") & keyed
+    notes = []
+    if duplicate.any():
+        left = table[duplicate]
+        cells = left.groupby(["task", "lang", "k"]).size()
+        shown = ", ".join(f"{t}/{lang}/k={k} ({n})" for (t, lang, k), n in list(cells.items())[:6])
+        notes.append(f"{int(duplicate.sum())} duplicate runs left out (the same cell, configuration and seed ran "
+                     f"again; the latest FINISHED run counts): {shown}{', …' if len(cells) > 6 else ''}")
+    return table[~duplicate], notes
+
+
+def _describe(config: str, varying: list[str]) -> str:
+    try:
+        values = json.loads(config) if config else {}
+    except ValueError:
+        values = {}
+    return ", ".join(f"{key}={values.get(key, '-')}" for key in varying)
+
+
+def label_settings(table: pd.DataFrame) -> pd.DataFrame:
+    """Add `setting`: per (task, model, zero-shot or few-shot), the params in which its configurations differ
+    (`epochs=3`), or "" where there is one configuration. Different settings are never averaged together."""
+    table = table.assign(setting="")
+    if "config" not in table:
+        return table
+    for _, group in table.groupby([table["task"], table["model"], table["k"] == 0]):
+        configs = group.drop_duplicates("config_id")
+        if len(configs) < 2:
+            continue
+        parsed = [json.loads(c) if c else {} for c in configs["config"]]
+        keys = sorted({key for values in parsed for key in values})
+        varying = [key for key in keys if len({str(values.get(key)) for values in parsed}) > 1] or ["config_id"]
+        labels = {cid: _describe(cfg, varying) if varying != ["config_id"] else f"config {cid or 'none'}"
+                  for cid, cfg in zip(configs["config_id"], configs["config"])}
+        table.loc[group.index, "setting"] = group["config_id"].map(labels)
+    return table
+
+
+def one_zero_shot_setting(table: pd.DataFrame) -> tuple[pd.DataFrame, list[str]]:
+    """The zero-shot analysis needs one score per language: where a (task, model) has zero-shot runs of several
+    settings, the setting with the newest run counts and the others are listed as left out."""
+    notes, drop = [], []
+    zero = table[(table["k"] == 0) & (table["setting"] != "")]
+    for (task, model), group in zero.groupby(["task", "model"]):
+        newest = group.loc[group["start"].idxmax(), "setting"]
+        older = group[group["setting"] != newest]
+        drop += list(older.index)
+        notes.append(f"{task}/{model}: zero-shot runs of {group['setting'].nunique()} settings; the newest "
+                     f"({newest}) counts, {len(older)} runs of {', '.join(sorted(older['setting'].unique()))} left out")
+    return table.drop(index=drop), notes
 
 
 def average_seeds(table: pd.DataFrame) -> pd.DataFrame:
-    """One row per (task, model, lang, k, sampling): score (mean over runs), score_std, n_seeds, duration.
+    """One row per (task, model, lang, k, sampling, setting): score (mean over runs), score_std, n_seeds, duration.
 
     Zero-shot rows (k = 0) have no sampling, so their sampling is blanked to merge evaluate and ingested
     k = 0 rows. duration is the total over the cell's runs.
     """
     table = table.assign(sampling=table["sampling"].where(table["k"] != 0, ""))
+    if "setting" not in table:
+        table = table.assign(setting="")
     grouped = table.groupby(CELL, sort=True)
     return grouped.agg(score=("score", "mean"), score_std=("score", "std"), n_seeds=("seed", "nunique"),
                        n_runs=("run_id", "size"), duration=("duration", "sum")).reset_index()

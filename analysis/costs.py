@@ -16,7 +16,8 @@ from zero2hero.errors import DataError, Z2HError
 
 from .few_shot import GROUP, spread_zero_shot
 
-COST_COLUMNS = [*GROUP, "annotation_cost_usd", "gain_points", "usd_per_point", "compute_hours"]
+COST_COLUMNS = ["task", "model", "sampling", "k", "annotation_cost_usd", "gain_points", "usd_per_point", "compute_hours",
+                "setting"]
 
 # The study's figures (SPEC §6.4); a YAML file given as `costs` overrides any of them.
 DEFAULT_COSTS = {

@@ -3,8 +3,9 @@ from __future__ import annotations
 
 import pandas as pd
 
-GROUP = ["task", "model", "sampling", "k"]
-FEW_SHOT_COLUMNS = [*GROUP, "mean_score", "std_score", "n_seeds", "delta_vs_zero", "n_langs"]
+GROUP = ["task", "model", "sampling", "setting", "k"]  # setting: see collect.label_settings
+FEW_SHOT_COLUMNS = ["task", "model", "sampling", "k", "mean_score", "std_score", "n_seeds", "delta_vs_zero", "n_langs",
+                    "setting"]
 NO_SAMPLING = "none"  # the sampling label of a (task, model) that has zero-shot results only
 
 
@@ -15,12 +16,15 @@ def spread_zero_shot(table: pd.DataFrame, source_lang: str = "en") -> pd.DataFra
     them lets every later step group by sampling alone. Input and output: run-level result tables.
     """
     table = table[table["lang"] != source_lang]
+    if "setting" not in table:
+        table = table.assign(setting="")
     few = table[table["k"] > 0]
-    zero = table[table["k"] == 0].drop(columns="sampling")
-    # every (task, model) with zero-shot results × its samplings; NaN (-> NO_SAMPLING) where it has none
+    zero = table[table["k"] == 0].drop(columns=["sampling", "setting"])
+    # every (task, model) with zero-shot results × its (sampling, setting)s; NaN (-> NO_SAMPLING) where it has none
     samplings = zero[["task", "model"]].drop_duplicates().merge(
-        few[["task", "model", "sampling"]].drop_duplicates(), how="left")
+        few[["task", "model", "sampling", "setting"]].drop_duplicates(), how="left")
     samplings["sampling"] = samplings["sampling"].fillna(NO_SAMPLING)
+    samplings["setting"] = samplings["setting"].fillna("")
     zero = zero.merge(samplings, on=["task", "model"])
     return pd.concat([zero, few], ignore_index=True)
 
@@ -51,6 +55,6 @@ def few_shot_table(table: pd.DataFrame, source_lang: str = "en") -> pd.DataFrame
     by_seed = spread.groupby([*GROUP, "seed"])["score"].mean().groupby(GROUP)
     out["std_score"], out["n_seeds"] = by_seed.std(ddof=1), by_seed.size()
     zero = curves[curves["k"] == 0].drop(columns="k").rename(columns={"score": "zero"})
-    paired = curves.merge(zero, on=["task", "model", "sampling", "lang"], how="inner")
+    paired = curves.merge(zero, on=["task", "model", "sampling", "setting", "lang"], how="inner")
     out["delta_vs_zero"] = (paired["score"] - paired["zero"]).groupby([paired[c] for c in GROUP]).mean()
     return out.reset_index()[FEW_SHOT_COLUMNS]

@@ -44,6 +44,12 @@ def _save(fig, path: Path) -> Path:
     return path
 
 
+def _with_setting(rows: pd.DataFrame) -> pd.Series:
+    """The sampling label, with the setting where a model's runs have several (they are never merged)."""
+    setting = rows["setting"] if "setting" in rows else pd.Series("", index=rows.index)
+    return rows["sampling"].where(setting == "", rows["sampling"] + " [" + setting + "]")
+
+
 def plot_heatmaps(few_shot: pd.DataFrame, task: str, out: Path) -> Path | None:
     """Δ vs zero-shot by sampling (rows) × k (columns), one panel per model."""
     rows = few_shot[(few_shot["task"] == task) & (few_shot["k"] > 0) & few_shot["delta_vs_zero"].notna()]
@@ -52,7 +58,9 @@ def plot_heatmaps(few_shot: pd.DataFrame, task: str, out: Path) -> Path | None:
     models = sorted(rows["model"].unique())
     fig, axes = _panels(len(models))
     for ax, model in zip(axes, models):
-        grid = rows[rows["model"] == model].pivot_table(index="sampling", columns="k", values="delta_vs_zero")
+        mine = rows[rows["model"] == model]
+        grid = mine.assign(sampling=_with_setting(mine)).pivot_table(index="sampling", columns="k",
+                                                                     values="delta_vs_zero")
         limit = np.nanmax(np.abs(grid.to_numpy())) if grid.notna().any().any() else 1.0
         image = ax.imshow(grid.to_numpy(dtype=float), cmap="RdBu", vmin=-limit, vmax=limit, aspect="auto")
         ax.set_xticks(range(len(grid.columns)), [str(k) for k in grid.columns])
@@ -69,6 +77,7 @@ def plot_heatmaps(few_shot: pd.DataFrame, task: str, out: Path) -> Path | None:
 def plot_curves(curves: pd.DataFrame, task: str, out: Path) -> Path | None:
     """Score vs k per target language; one panel per (model, sampling)."""
     rows = curves[curves["task"] == task]
+    rows = rows.assign(sampling=_with_setting(rows))
     panels = rows[["model", "sampling"]].drop_duplicates().sort_values(["model", "sampling"])
     if rows.empty or not (rows["k"] > 0).any():
         return None
@@ -172,7 +181,8 @@ def write_report(out: Path, *, experiment: str, summary: list[str], zero: pd.Dat
             parts.append("Signed coefficients on z-scored features (points per standard deviation): "
                          + "; ".join(signed) + "\n")
         parts.append(_section("Few-shot scores (mean over target languages) and Δ vs zero-shot", of["few"],
-                              ["model", "sampling", "k", "mean_score", "std_score", "n_seeds", "delta_vs_zero",
+                              ["model", "sampling", "setting", "k", "mean_score", "std_score", "n_seeds",
+                               "delta_vs_zero",
                                "n_langs"], plots["heat"]))
         if plots["curves"]:
             parts.append(f"Per-language curves:\n\n![{task} curves]({plots['curves'].name})\n")

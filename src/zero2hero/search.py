@@ -18,8 +18,9 @@ from .config import Params, params_for
 from .errors import Z2HError
 from .modeling.encoder import model_slug
 from .stages.source import run_source, source_run_params, train_source
-from .studies import masked_url, open_study
+from .studies import masked_url, open_study, requeue
 from .tasks import get_task
+from .tracking.liveness import end_stale_runs
 from .tracking.runs import log_metrics, log_params, run_name, stage_run
 from .tracking.server import check_tracking_server
 from .training.callbacks import Callback
@@ -88,6 +89,7 @@ def make_objective(task, params: Params, slug: str, study_name: str):
     """Optuna objective: one source training in a nested trial run; returns its best dev score."""
 
     def objective(trial) -> float:
+        objective.started.append(trial.number)
         lr, epochs = _suggest(trial, params)
         config = trial_config(task, params, lr, epochs)
         name = f"{run_name('trial', task.name, slug)}/t{trial.number}"
@@ -109,6 +111,7 @@ def make_objective(task, params: Params, slug: str, study_name: str):
             raise pruned
         return result.best_dev_score
 
+    objective.started = []  # trial numbers in the order this worker began them
     return objective
 
 
@@ -117,7 +120,8 @@ def _trials_to_run(study, sampler, params: Params) -> int | None:
     if params.n_trials:
         return params.n_trials
     if params.sampler == "grid":
-        return 0 if sampler.is_exhausted(study) else None
+        waiting = study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.WAITING,))
+        return 0 if sampler.is_exhausted(study) and not waiting else None
     return TPE_DEFAULT_TRIALS
 
 
@@ -143,9 +147,17 @@ def run_search(params: Params) -> str:
         log_params({"task": task.name, "model": params.model, "model_name": slug, "sampler": params.sampler,
                     "study_name": study_name, "storage": masked_url(params.storage), **space,
                     **{key: value for key, value in fixed.items() if key not in ("lr", "epochs")}})
+        end_stale_runs([run.info.experiment_id])  # search and trial runs of workers that died
         n_trials = _trials_to_run(study, sampler, params)
         if n_trials != 0:
-            study.optimize(make_objective(task, params, slug, study_name), n_trials=n_trials, gc_after_trial=True)
+            try:
+                objective = make_objective(task, params, slug, study_name)
+                study.optimize(objective, n_trials=n_trials, gc_after_trial=True)
+            except KeyboardInterrupt:  # Ctrl-C or SIGTERM: the interrupted grid point goes back to the queue
+                for trial in study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.FAIL,)):
+                    if objective.started[-1:] == [trial.number]:
+                        requeue(study, trial, f"worker stopped (interrupted) during trial {trial.number}")
+                raise
         complete = [t for t in study.trials if t.state == optuna.trial.TrialState.COMPLETE]
         if not complete:
             raise Z2HError(f"study {study_name!r} has no completed trial")

@@ -29,7 +29,7 @@ def heartbeat_interval() -> float:
 
 def heartbeat_grace() -> float:
     """Seconds without a heartbeat after which a run on another host counts as abandoned."""
-    return float(os.environ.get("Z2H_HEARTBEAT_GRACE", "600"))
+    return float(os.environ.get("Z2H_HEARTBEAT_GRACE", "300"))
 
 
 def _start_time(pid: int) -> str | None:
