@@ -86,3 +86,22 @@ def pos_source(mlflow_server, minilm, data_dir):
     client = MlflowClient(mlflow_server.uri)
     version = client.get_model_version_by_alias("z2h-pos-minilm", "source")
     return version.run_id, result
+
+
+@pytest.fixture(scope="session")
+def ray_cluster(tmp_path_factory):
+    """One real local Ray instance for the session (`ray start --head`, 2 CPUs); yields its address."""
+    import subprocess
+    import sys
+
+    from helpers import free_port
+
+    ray_bin = str(Path(sys.executable).with_name("ray"))
+    port = free_port()
+    # token auth off explicitly: `ray start` turns it on when an earlier `ray.init()` left ~/.ray/auth_token
+    env = {**os.environ, "RAY_USAGE_STATS_ENABLED": "0", "RAY_AUTH_MODE": "disabled"}
+    subprocess.run([ray_bin, "start", "--head", f"--port={port}", "--num-cpus=2", "--num-gpus=0",
+                    "--include-dashboard=false", "--disable-usage-stats"], check=True, capture_output=True, env=env,
+                   timeout=180)
+    yield f"127.0.0.1:{port}"
+    subprocess.run([ray_bin, "stop", "--force"], capture_output=True, env=env, timeout=120)

@@ -89,9 +89,11 @@ def connect(executor, threads: int) -> None:
             return
         cpus = executor.workers * executor.cpus_per_worker if executor.workers else os.cpu_count()
         ray.init(num_cpus=cpus, runtime_env=runtime_env, include_dashboard=False, logging_level=logging.WARNING)
-    except ConnectionError as exc:
-        raise Z2HError(f"executor ray: cannot connect to the Ray cluster at {address!r}: {exc}; start it "
-                       "(ray start --head) or fix executor.address / RAY_ADDRESS") from None
+    except (ConnectionError, RuntimeError, ray.exceptions.AuthenticationError) as exc:
+        reason = str(exc).strip().splitlines()[-1] if str(exc).strip() else type(exc).__name__
+        raise Z2HError(f"executor ray: cannot connect to the Ray cluster at {address!r}: {reason}; start it "
+                       "(ray start --head), fix executor.address / RAY_ADDRESS, or, on a cluster with token "
+                       "authentication, set RAY_AUTH_MODE=token and its token (README: Scaling out)") from None
 
 
 class Fanout:
