@@ -102,8 +102,10 @@ def config_tags(params: dict) -> dict[str, str]:
     model version, pool or evaluation cap — get different ids, so the analysis never averages them together.
     Data hashes are not part of it: a run on changed data supersedes the older one of the same cell.
     """
-    settings = {key: canonical(value) for key, value in sorted(params.items())
+    settings = {key: value for key, value in sorted(params.items())
                 if key not in RESULT_KEYS and key not in RECORD_ONLY and not key.startswith("data.")
                 and value is not None}
-    text = json.dumps(settings, sort_keys=True, separators=(",", ":"))
-    return {CONFIG_TAG: text, CONFIG_ID_TAG: hashlib.sha256(text.encode()).hexdigest()[:12]}
+    text = json.dumps({key: canonical(value) if isinstance(value, bool) else str(value)
+                       for key, value in settings.items()}, sort_keys=True, separators=(",", ":"))
+    spelling = json.dumps({key: canonical(value) for key, value in settings.items()}, sort_keys=True)
+    return {CONFIG_TAG: text, CONFIG_ID_TAG: hashlib.sha256(spelling.encode()).hexdigest()[:12]}
