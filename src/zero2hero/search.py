@@ -58,6 +58,8 @@ def default_study_name(task, params: Params, slug: str) -> str:
     """Readable, and distinct for every setting that changes results, so different searches never mix."""
     settings = {name: params.values[name] for name in sorted(params.values)
                 if name not in ("n_trials", "storage", "study_name", "register", "register_as", "alias")}
+    if settings.get("bad_trees") == "error":  # the default: leaves the names of studies made before it existed
+        del settings["bad_trees"]
     digest = hashlib.sha256(json.dumps(settings, sort_keys=True, default=str).encode()).hexdigest()[:8]
     return f"z2h-{task.name}-{slug}-{params.sampler}-{digest}"
 
@@ -130,7 +132,7 @@ def register_best(params: Params, lr: float, epochs: int) -> str:
 
 def run_search(params: Params) -> str:
     """The `search` entry point (one worker); returns its search run id."""
-    task = get_task(params.task)
+    task = get_task(params.task, params.bad_trees)
     space = search_space(params)
     check_tracking_server()
     slug = params.model_name or model_slug(params.model)

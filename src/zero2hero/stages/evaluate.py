@@ -88,7 +88,7 @@ def evaluate_language(task, model, tokenizer, model_uri: str, tags: dict, split:
 
 
 def run_evaluate(params: Params) -> str:
-    task = get_task(params.task)
+    task = get_task(params.task, params.bad_trees)
     check_tracking_server()
     langs = resolve_langs(task, params.data_dir, params.langs, params.split)
     model, tokenizer, resolved = load_model(params.model_uri, task)

@@ -124,7 +124,7 @@ def few_shot_run(task, source: SourceModel, target: TargetData, params: Params, 
 
 def run_few_shot(params: Params) -> str:
     """The `few_shot` entry point; returns the run id."""
-    task = get_task(params.task)
+    task = get_task(params.task, params.bad_trees)
     check_sampling(task, params.sampling)
     if "," in params.lang or params.lang.strip() == "all":
         raise Z2HError(f"few_shot: lang={params.lang!r}: give one language (the grid entry point runs many)")
