@@ -2,14 +2,16 @@
 from __future__ import annotations
 
 import logging
+import math
 import tempfile
 from pathlib import Path
 
 from ..data.cache import cached_features
 from ..data.splits import Split
+from ..errors import Z2HError
 from ..modeling.model import ModelMeta, TaskModel
 from ..tracking.registry import log_checkpoint_model
-from ..tracking.runs import log_metrics, log_params
+from ..tracking.runs import log_metrics, log_params, writing_artifacts
 from ..training.evaluator import evaluate
 
 log = logging.getLogger(__name__)
@@ -48,6 +50,10 @@ def score_split(model, task, tokenizer, split: Split, batch_size: int, log: bool
     """Evaluate on a labelled split; log its metrics plus `score` (the task's headline metric)."""
     features = features_of(task, split, tokenizer, model.meta, training=False)
     metrics = evaluate(model, task, tokenizer, split.examples, batch_size, features, progress=True)
+    broken = {name: value for name, value in metrics.items() if not math.isfinite(value)}
+    if broken:
+        raise Z2HError(f"{split.lang} {split.name} ({split.source}): non-finite metric(s) "
+                       f"{', '.join(f'{name}={value}' for name, value in broken.items())}; the model is broken")
     metrics["score"] = metrics[task.score_metric]
     if log:
         log_metrics(metrics)
@@ -66,4 +72,6 @@ def log_model(model, tokenizer, **registration):
     """Save the checkpoint to a temporary directory, log it as the run's pyfunc model (see
     `log_checkpoint_model` for `register_as`, `alias`, `tags`), then delete the local copy."""
     with tempfile.TemporaryDirectory(prefix="z2h-ckpt-") as tmp:
-        return log_checkpoint_model(model.save(Path(tmp) / "checkpoint", tokenizer), **registration)
+        checkpoint = model.save(Path(tmp) / "checkpoint", tokenizer)
+        with writing_artifacts("the model"):
+            return log_checkpoint_model(checkpoint, **registration)

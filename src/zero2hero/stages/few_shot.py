@@ -16,7 +16,7 @@ from ..data.fewshot import PoolSpec, TargetData, check_sampling, sample_few_shot
 from ..errors import Z2HError
 from ..modeling.encoder import model_slug
 from ..tasks import get_task
-from ..tracking.runs import MlflowTrainingLogger, log_metrics, log_params, run_name, stage_run
+from ..tracking.runs import MlflowTrainingLogger, log_metrics, log_params, run_name, stage_run, writing_artifacts
 from ..tracking.server import check_tracking_server
 from ..training.callbacks import Callback
 from ..training.config import TrainConfig
@@ -112,7 +112,8 @@ def few_shot_run(task, source: SourceModel, target: TargetData, params: Params, 
     with stage_run("few_shot", name, tags=tags, nested=nested, experiment=experiment) as run:
         log_params(few_shot_params(task, source, params, config))
         log_splits(*((target.pool, sample.split) if sample else ()), target.test)
-        mlflow.log_text(sample.jsonl() if sample else "", SHOTS_FILE)
+        with writing_artifacts(f"the shots ({SHOTS_FILE})"):
+            mlflow.log_text(sample.jsonl() if sample else "", SHOTS_FILE)
         model = _continue_training(task, source, target, sample, config, params.dev_curve)
         metrics = score_split(model, task, source.tokenizer, target.test, config.eval_batch_size)
         if params.log_checkpoint:
