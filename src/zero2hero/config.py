@@ -193,7 +193,9 @@ ENTRY_POINTS: dict[str, list[Param]] = {
         _p("epochs_min", _pos_int, 1, "fewest epochs for tpe"),
         _p("epochs_max", _pos_int, 5, "most epochs for tpe"),
         _p("n_trials", _nonneg_int, 0, "trials of this worker process (0 = grid: until the grid is done; tpe: 20)"),
-        _p("storage", str, "sqlite:///optuna.db", "Optuna storage URL; postgresql://... lets workers on many machines share a study"),
+        _p("storage", str, "", "Optuna storage URL without a password (postgresql://... lets workers on many machines "
+           "share a study); empty = $Z2H_OPTUNA_STORAGE, else the file named by $Z2H_OPTUNA_STORAGE_FILE, else "
+           "sqlite:///optuna.db"),
         _p("study_name", str, "", "Optuna study name (default derived from task, model, sampler and settings)"),
         _p("register", _bool, False, "train the best configuration as a source model and register it (yes/no)"),
         *REGISTRATION,

@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import os
 
 import mlflow
 import optuna
@@ -18,7 +19,7 @@ from .config import Params, params_for
 from .errors import Z2HError
 from .modeling.encoder import model_slug
 from .stages.source import run_source, source_run_params, train_source
-from .studies import masked_url, open_study
+from .studies import StorageSecretError, masked_url, open_study, resolve_storage
 from .tasks import get_task
 from .tracking.runs import log_metrics, log_params, run_name, stage_run
 from .tracking.server import check_tracking_server
@@ -130,20 +131,48 @@ def register_best(params: Params, lr: float, epochs: int) -> str:
     return run_source(Params("source", values, {"task", "model", "lr", "epochs"}), nested=True)
 
 
+def gc_command(run_id: str) -> str:
+    """The command that purges a deleted run for good (`mlflow gc` works on the backend store itself)."""
+    uri = mlflow.get_tracking_uri()
+    if uri.startswith(("http://", "https://")):
+        return f"MLFLOW_TRACKING_URI={uri} mlflow gc --backend-store-uri <that server's backend store URI> --run-ids {run_id}"
+    return f"mlflow gc --backend-store-uri {uri} --run-ids {run_id}"
+
+
+def search_storage(params: Params) -> str:
+    """The study's storage URL (see studies.resolve_storage). Under `mlflow run` a refused one has already been
+    logged as a param of the run `mlflow run` made: that run is deleted, and the message says how to purge it."""
+    try:
+        return resolve_storage(params.storage)
+    except StorageSecretError as exc:
+        run_id = os.environ.get("MLFLOW_RUN_ID")
+        if not run_id:
+            raise
+        try:
+            mlflow.MlflowClient().delete_run(run_id)
+        except Exception as error:  # noqa: BLE001  (the refusal must still be reported)
+            raise Z2HError(f"{exc}. `mlflow run` has logged it as a param of run {run_id}, which could not be deleted "
+                           f"({str(error).splitlines()[0][:200]}): delete it, then run {gc_command(run_id)}") from None
+        raise Z2HError(f"{exc}. `mlflow run` had already logged it as a param of run {run_id}: that run is now deleted; "
+                       f"purge it for good with: {gc_command(run_id)}") from None
+
+
 def run_search(params: Params) -> str:
     """The `search` entry point (one worker); returns its search run id."""
     task = get_task(params.task, params.bad_trees)
     space = search_space(params)
+    storage = search_storage(params)
     check_tracking_server()
     slug = params.model_name or model_slug(params.model)
     study_name = params.study_name or default_study_name(task, params, slug)
     sampler, pruner = _sampler_and_pruner(params)
-    study = open_study(params.storage, study_name, sampler, pruner)
-    with stage_run("search", run_name("search", task.name, slug), tags={"optuna.study": study_name}) as run:
+    study = open_study(storage, study_name, sampler, pruner)
+    tags = {"optuna.study": study_name, "optuna.storage": masked_url(storage)}
+    with stage_run("search", run_name("search", task.name, slug), tags=tags) as run:
         # the training settings every trial shares (lr and epochs are the trials' own)
         fixed = TrainConfig.resolve(task.defaults, {**params.values, "epochs": None}).as_params()
         log_params({"task": task.name, "model": params.model, "model_name": slug, "sampler": params.sampler,
-                    "study_name": study_name, "storage": masked_url(params.storage), **space,
+                    "study_name": study_name, "storage": masked_url(storage), **space,
                     **{key: value for key, value in fixed.items() if key not in ("lr", "epochs")}})
         n_trials = _trials_to_run(study, sampler, params)
         if n_trials != 0:

@@ -56,7 +56,7 @@ def load_model(model_uri: str, task=None):
 
 def lineage_tags(resolved) -> dict[str, str]:
     """Tags that link a run to the model it started from (shown in the MLflow UI)."""
-    tags = {"z2h.model_uri": resolved.uri}
+    tags = {"z2h.model_uri": resolved.uri, "z2h.checkpoint": resolved.checkpoint or resolved.uri}
     if resolved.source_run_id:
         tags["z2h.source_run_id"] = resolved.source_run_id
     if resolved.version:

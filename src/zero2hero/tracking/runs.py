@@ -74,7 +74,7 @@ def _fail_run(exc: BaseException) -> None:
     message = str(exc) if isinstance(exc, Z2HError) else "".join(traceback.format_exception(exc))
     with contextlib.suppress(Exception):
         mlflow.set_tag("z2h.error", str(exc)[:4000] or type(exc).__name__)
-        with _environment(PROBE_BOUNDS):  # the store may be what failed: no minutes of retries for this
+        with quick_requests():  # the store may be what failed: no minutes of retries for this
             mlflow.log_text(message, "error.txt")
     status = "KILLED" if isinstance(exc, KeyboardInterrupt) else "FAILED"
     mlflow.end_run(status=status)
@@ -89,9 +89,11 @@ def _check_artifact_access(run) -> None:
 
 
 @contextlib.contextmanager
-def _environment(values: dict):
-    saved = {name: os.environ.get(name) for name in values}
-    os.environ.update(values)
+def quick_requests():
+    """MLflow HTTP requests inside give up after one quick retry (PROBE_BOUNDS): for small writes whose failure
+    is reported anyway (the probe, error.txt, tags after an error)."""
+    saved = {name: os.environ.get(name) for name in PROBE_BOUNDS}
+    os.environ.update(PROBE_BOUNDS)
     try:
         yield
     finally:
@@ -129,7 +131,7 @@ def writing_artifacts(what: str):
 
 def check_artifact_store(run) -> None:
     """Write and remove a tiny file through the run's artifact store: fails in seconds, naming the store."""
-    with _environment(PROBE_BOUNDS), writing_artifacts("a test file (before any training)"):
+    with quick_requests(), writing_artifacts("a test file (before any training)"):
         mlflow.log_text(f"zero2hero can write here (run {run.info.run_id})\n", PROBE_FILE)
     with contextlib.suppress(Exception):  # a store that cannot delete keeps the probe; that is harmless
         from mlflow.store.artifact.artifact_repository_registry import get_artifact_repository
