@@ -25,12 +25,15 @@ CREATE_ATTEMPTS = 12
 STORAGE_ENV = "Z2H_OPTUNA_STORAGE"
 STORAGE_FILE_ENV = "Z2H_OPTUNA_STORAGE_FILE"
 DEFAULT_STORAGE = "sqlite:///optuna.db"
+PASSWORD_KEYS = ("password", "passwd")  # libpq and MySQL drivers also take the password as a query argument
 
 
 def masked_url(url: str) -> str:
     """The storage URL without its password (it is logged and printed)."""
     try:
-        return make_url(url).render_as_string(hide_password=True)
+        parsed = make_url(url)
+        secret = {key: "***" for key in parsed.query if key.lower() in PASSWORD_KEYS}
+        return parsed.update_query_dict(secret).render_as_string(hide_password=True)
     except sqlalchemy.exc.ArgumentError:  # not a URL: nothing to hide but what may follow a user name
         return url.split("@")[-1]
 
@@ -41,7 +44,7 @@ def has_password(url: str) -> bool:
         parsed = make_url(url)
     except sqlalchemy.exc.ArgumentError:  # not a URL, but `user:secret@host` still holds a password
         return "@" in url and ":" in url.rsplit("@", 1)[0].split("://")[-1]
-    return bool(parsed.password) or any(key.lower() in ("password", "passwd") for key in parsed.query)
+    return bool(parsed.password) or any(key.lower() in PASSWORD_KEYS for key in parsed.query)
 
 
 def resolve_storage(value: str) -> str:
