@@ -25,6 +25,7 @@ from .tracking.runs import log_metrics, log_params, run_name, stage_run
 from .tracking.server import check_tracking_server
 from .training.callbacks import Callback
 from .training.config import TrainConfig
+from .training.loop import TrainingDiverged
 
 log = logging.getLogger(__name__)
 
@@ -176,10 +177,14 @@ def run_search(params: Params) -> str:
                     **{key: value for key, value in fixed.items() if key not in ("lr", "epochs")}})
         n_trials = _trials_to_run(study, sampler, params)
         if n_trials != 0:
-            study.optimize(make_objective(task, params, slug, study_name), n_trials=n_trials, gc_after_trial=True)
+            # a diverged trial is FAILED (its run says at which step) and the search goes on with the others
+            study.optimize(make_objective(task, params, slug, study_name), n_trials=n_trials, gc_after_trial=True,
+                           catch=(TrainingDiverged,))
         complete = [t for t in study.trials if t.state == optuna.trial.TrialState.COMPLETE]
         if not complete:
-            raise Z2HError(f"study {study_name!r} has no completed trial")
+            failed = sum(t.state == optuna.trial.TrialState.FAIL for t in study.trials)
+            raise Z2HError(f"study {study_name!r} has no completed trial"
+                           + (f" ({failed} failed; their runs' z2h.error says why)" if failed else ""))
         best = study.best_trial
         lr, epochs = best.params["lr"], best.params["epochs"]
         log_params({"best_lr": lr, "best_epochs": epochs, "best_trial": best.number})

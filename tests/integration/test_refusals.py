@@ -43,6 +43,21 @@ def test_diverged_training_fails_the_run_naming_step_and_value(mlflow_server, sm
     assert "z2h.registered_model" not in run.data.tags  # nothing was registered as a result
 
 
+def test_a_diverged_search_trial_fails_and_the_search_goes_on(mlflow_server, small_ud, tiny_bert, tmp_path):
+    client = MlflowClient(mlflow_server.uri)
+    env = fresh_experiment(client, "diverged-search")
+    result = z2h("search", "--task", "pos", "--model", str(tiny_bert), "--data_dir", str(small_ud),
+                 "--lrs", "1e30,2e-4", "--epochs", "1", "--batch_size", "8", "--max_length", "64",
+                 "--storage", f"sqlite:///{tmp_path / 'optuna.db'}", tracking_uri=mlflow_server.uri, env=env)
+    assert result.returncode == 0, result.stderr[-3000:]
+    runs = client.search_runs([client.get_experiment_by_name("diverged-search").experiment_id])
+    trials = {float(r.data.params["lr"]): r for r in runs if r.data.tags["z2h.stage"] == "trial"}
+    assert trials[1e30].info.status == "FAILED" and "train_loss is nan at step" in trials[1e30].data.tags["z2h.error"]
+    assert trials[2e-4].info.status == "FINISHED"
+    [search] = [r for r in runs if r.data.tags["z2h.stage"] == "search"]
+    assert search.info.status == "FINISHED" and float(search.data.params["best_lr"]) == 2e-4
+
+
 @pytest.fixture
 def unwritable_server(tmp_path):
     """A second live server whose artifacts folder is immutable (chattr +i: even root cannot write into it)."""

@@ -67,10 +67,14 @@ def _schedule(config: TrainConfig, total_steps: int):
     return factor
 
 
+class TrainingDiverged(Z2HError):
+    """The loss or dev score became inf/NaN: this configuration gives no result (a search tries the next)."""
+
+
 def check_finite(what: str, value: float | None, where: str, config: TrainConfig) -> None:
-    """Raise a Z2HError when `value` is inf or NaN (the run then ends FAILED with this reason)."""
+    """Raise TrainingDiverged when `value` is inf or NaN (the run then ends FAILED with this reason)."""
     if value is not None and not math.isfinite(value):
-        raise Z2HError(f"training diverged: {what} is {value} at {where} (lr={config.lr:g}, "
+        raise TrainingDiverged(f"training diverged: {what} is {value} at {where} (lr={config.lr:g}, "
                        f"weight_decay={config.weight_decay:g}); try a smaller lr")
 
 
