@@ -11,7 +11,7 @@ from ..data.splits import Split
 from ..errors import Z2HError
 from ..modeling.model import ModelMeta, TaskModel
 from ..tracking.registry import log_checkpoint_model
-from ..tracking.runs import log_metrics, log_params, writing_artifacts
+from ..tracking.runs import log_metrics, log_params
 from ..training.evaluator import evaluate
 
 log = logging.getLogger(__name__)
@@ -72,6 +72,4 @@ def log_model(model, tokenizer, **registration):
     """Save the checkpoint to a temporary directory, log it as the run's pyfunc model (see
     `log_checkpoint_model` for `register_as`, `alias`, `tags`), then delete the local copy."""
     with tempfile.TemporaryDirectory(prefix="z2h-ckpt-") as tmp:
-        checkpoint = model.save(Path(tmp) / "checkpoint", tokenizer)
-        with writing_artifacts("the model"):
-            return log_checkpoint_model(checkpoint, **registration)
+        return log_checkpoint_model(model.save(Path(tmp) / "checkpoint", tokenizer), **registration)

@@ -12,6 +12,7 @@ from mlflow.tracking import MlflowClient
 
 from ..errors import Z2HError
 from ..modeling.model import find_checkpoint_dir
+from .runs import writing_artifacts
 
 log = logging.getLogger(__name__)
 
@@ -29,14 +30,14 @@ def log_checkpoint_model(checkpoint_dir: str | Path, register_as: str | None = N
 
     Returns (model_uri, version or None).
     """
-
-    info = mlflow.pyfunc.log_model(
-        name="model",
-        python_model=str(Path(__file__).with_name("pyfunc_entry.py")),
-        artifacts={"checkpoint": str(checkpoint_dir)},
-        pip_requirements=PIP_REQUIREMENTS,
-        registered_model_name=register_as or None,
-    )
+    with writing_artifacts("the model"):  # an upload failure is a message naming the store, not a traceback
+        info = mlflow.pyfunc.log_model(
+            name="model",
+            python_model=str(Path(__file__).with_name("pyfunc_entry.py")),
+            artifacts={"checkpoint": str(checkpoint_dir)},
+            pip_requirements=PIP_REQUIREMENTS,
+            registered_model_name=register_as or None,
+        )
     version = None
     if register_as:
         version = info.registered_model_version
