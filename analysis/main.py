@@ -132,8 +132,13 @@ def run_analysis(experiment: str, source_lang: str = "en", features=("SYN", "PHO
     return {name: str(path) for name, path in paths.items()}
 
 
-def _check_row(row: dict) -> tuple[dict, str | None]:
+def _check_row(row: dict, n_columns: int) -> tuple[dict, str | None]:
     """A CSV row normalised (task/lang lower-case, k int, score float), or the reason it is invalid."""
+    if row.get(None):  # csv.DictReader puts fields beyond the header under None
+        return row, f"{n_columns + len(row[None])} fields, but the header names {n_columns} columns"
+    broken = [c for c, v in row.items() if isinstance(v, str) and ("\n" in v or "\r" in v)]
+    if broken:
+        return row, f"{', '.join(broken)} contains a line break (a quoted field spanning lines)"
     value = {c: (row.get(c) or "").strip() for c in INGEST_COLUMNS}
     value["task"], value["lang"] = value["task"].lower(), value["lang"].lower()
     if value["task"] not in TASK_TARGETS:
@@ -161,6 +166,9 @@ def _check_row(row: dict) -> tuple[dict, str | None]:
 def read_scores_csv(path: str) -> list[tuple[int, dict]]:
     """Validated rows of a scores CSV (columns INGEST_COLUMNS; extra columns ignored) with their line numbers.
 
+    A row with more fields than the header, or a field holding a line break, is an error (never a shifted or
+    broken name in a run).
+
     Raises DataError naming the file and the first bad line (and listing a few more) before anything is
     recorded, so a bad file never leaves half an ingest behind.
     """
@@ -177,10 +185,12 @@ def read_scores_csv(path: str) -> list[tuple[int, dict]]:
         reader.fieldnames = header
         rows, problems = [], []
         for row in reader:
-            if not any((v or "").strip() for v in row.values() if isinstance(v, str)):
+            # a quoted field may span lines: report the line where the row starts
+            start = reader.line_num - sum(v.count("\n") for v in row.values() if isinstance(v, str))
+            if not any((v or "").strip() for v in row.values() if isinstance(v, str)) and not row.get(None):
                 continue  # blank line
-            value, problem = _check_row(row)
-            (problems if problem else rows).append((reader.line_num, problem or value))
+            value, problem = _check_row(row, len(header))
+            (problems if problem else rows).append((start, problem or value))
     if problems:
         (line, first), more = problems[0], problems[1:]
         extra = f" (and {len(more)} more: " + "; ".join(f"line {n}: {p}" for n, p in more[:5]) + \

@@ -27,6 +27,17 @@ def data_dir() -> Path:
     return DATA_DIR
 
 
+@pytest.fixture
+def small_ud(tmp_path, data_dir):
+    """A data_dir with a small copy of English UD (first 40 sentences of each split)."""
+    root = tmp_path / "data" / "ud" / "en"
+    root.mkdir(parents=True)
+    for split in ("train", "dev", "test"):
+        text = (data_dir / "ud" / "en" / f"en_ewt-ud-{split}.conllu").read_text()
+        (root / f"en_ewt-ud-{split}.conllu").write_text("\n\n".join(text.split("\n\n")[:40]) + "\n\n")
+    return tmp_path / "data"
+
+
 @pytest.fixture(scope="session")
 def minilm() -> Path:
     return minilm_dir()

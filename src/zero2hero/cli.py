@@ -39,6 +39,32 @@ def _setup_environment() -> None:
     tracking_uri()
 
 
+def _mark_mlflow_run_failed(entry: str, exc: Z2HError) -> None:
+    """Under `mlflow run` the run exists before the entry point starts; an error raised before a stage attached
+    to it (a bad parameter, a refused storage URL) still leaves it FAILED with `z2h.stage` and `z2h.error`."""
+    run_id = os.environ.get("MLFLOW_RUN_ID")
+    if not run_id or not os.environ.get("MLFLOW_TRACKING_URI"):
+        return
+    import contextlib
+
+    from .tracking.runs import quick_requests
+
+    with contextlib.suppress(Exception), quick_requests():  # an unreachable server: no minutes of retries
+        from mlflow.tracking import MlflowClient
+
+        client = MlflowClient()
+        run = client.get_run(run_id)
+        if run.info.lifecycle_stage == "deleted" or "z2h.error" in run.data.tags:
+            return  # deleted on purpose (a logged secret), or the stage has already recorded its failure
+        tags = {"z2h.error": str(exc)[:4000]}
+        if "z2h.stage" not in run.data.tags:
+            tags["z2h.stage"] = entry
+        for key, value in tags.items():
+            client.set_tag(run_id, key, value)
+        if run.info.status == "RUNNING":
+            client.set_terminated(run_id, "FAILED")
+
+
 def run_entry(entry: str, argv: list[str]) -> int:
     """Parse and run one entry point; user errors print one line on stderr and return 2."""
     from .config import build_help, parse_params
@@ -57,6 +83,7 @@ def run_entry(entry: str, argv: list[str]) -> int:
         getattr(import_module(module_name), function_name)(params)
     except Z2HError as exc:
         print(f"z2h {entry}: error: {exc}", file=sys.stderr)
+        _mark_mlflow_run_failed(entry, exc)
         return 2
     except Terminated:
         print(f"z2h {entry}: terminated (SIGTERM); finished runs are kept, the open ones ended KILLED", file=sys.stderr)

@@ -7,6 +7,7 @@ Training parameters left unset take the task's defaults (SPEC §3) when the stag
 from __future__ import annotations
 
 import argparse
+import math
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
@@ -43,10 +44,25 @@ def _pos_int(value: str) -> int:
     return number
 
 
-def _pos_float(value: str) -> float:
+def _finite(value: str) -> float:
+    """A float that is a real number: inf and nan parse as floats but would poison training."""
     number = float(value)
+    if not math.isfinite(number):
+        raise ValueError("expected a finite number")
+    return number
+
+
+def _pos_float(value: str) -> float:
+    number = _finite(value)
     if not number > 0:
-        raise ValueError("expected a number > 0")
+        raise ValueError("expected a finite number > 0")
+    return number
+
+
+def _nonneg_float(value: str) -> float:
+    number = _finite(value)
+    if number < 0:
+        raise ValueError("expected a finite number >= 0")
     return number
 
 
@@ -80,7 +96,7 @@ def _pool(value: str) -> str:
 
 
 def _ratio(value: str) -> float:
-    number = float(value)
+    number = _finite(value)
     if not 0 <= number < 1:
         raise ValueError("expected a number in [0, 1)")
     return number
@@ -110,7 +126,7 @@ TRAINING = [
     _p("max_eval_examples", _nonneg_int, 0, "score only the first N examples of every evaluation split (0 = all)"),
     _p("warmup_ratio", _ratio, 0.0, "share of steps with linear learning-rate warm-up"),
     _p("linear_decay", _bool, False, "decay the learning rate linearly to 0 (yes/no)"),
-    _p("weight_decay", float, 0.0, "AdamW weight decay (0 = Adam as in the study)"),
+    _p("weight_decay", _nonneg_float, 0.0, "AdamW weight decay (0 = Adam as in the study)"),
     _p("grad_accum", _pos_int, 1, "split each batch into this many micro-batches (same effective batch)"),
     _p("freeze_embeddings", _bool, False, "keep the embedding matrix fixed (much faster optimiser steps on CPU)"),
     _p("eval_batch_size", _pos_int, 64, "examples per batch at evaluation"),
@@ -122,6 +138,9 @@ def _training_without(*names: str) -> list[Param]:
 
 COMMON_DATA = [
     _p("data_dir", str, "../shared/data", "data directory laid out as in INTERFACE.md, or hub (NER, XNLI, XQuAD from the Hugging Face hub)"),
+    _p("bad_trees", str, "error", "UD sentences whose heads are not a tree (two roots, a cycle, a word headed by "
+       "itself): error = stop naming file and line; skip = leave them out (logged, counted as data.<split>.skipped_bad_trees)",
+       ("error", "skip")),
 ]
 
 # What a source model is trained from: shared by `source` (one model) and `search` (one per trial).
@@ -185,7 +204,9 @@ ENTRY_POINTS: dict[str, list[Param]] = {
         _p("epochs_min", _pos_int, 1, "fewest epochs for tpe"),
         _p("epochs_max", _pos_int, 5, "most epochs for tpe"),
         _p("n_trials", _nonneg_int, 0, "trials of this worker process (0 = grid: until the grid is done; tpe: 20)"),
-        _p("storage", str, "sqlite:///optuna.db", "Optuna storage URL; postgresql://... lets workers on many machines share a study"),
+        _p("storage", str, "", "Optuna storage URL without a password (postgresql://... lets workers on many machines "
+           "share a study); empty = $Z2H_OPTUNA_STORAGE, else the file named by $Z2H_OPTUNA_STORAGE_FILE, else "
+           "sqlite:///optuna.db"),
         _p("study_name", str, "", "Optuna study name (default derived from task, model, sampler and settings)"),
         _p("register", _bool, False, "train the best configuration as a source model and register it (yes/no)"),
         *REGISTRATION,

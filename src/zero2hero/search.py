@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import os
 
 import mlflow
 import optuna
@@ -18,13 +19,14 @@ from .config import Params, params_for
 from .errors import Z2HError
 from .modeling.encoder import model_slug
 from .stages.source import run_source, source_run_params, train_source
-from .studies import masked_url, open_study, requeue
+from .studies import StorageSecretError, masked_url, open_study, requeue, resolve_storage
 from .tasks import get_task
 from .tracking.liveness import end_stale_runs
 from .tracking.runs import log_metrics, log_params, run_name, stage_run
 from .tracking.server import check_tracking_server
 from .training.callbacks import Callback
 from .training.config import TrainConfig
+from .training.loop import TrainingDiverged
 
 log = logging.getLogger(__name__)
 
@@ -59,6 +61,8 @@ def default_study_name(task, params: Params, slug: str) -> str:
     """Readable, and distinct for every setting that changes results, so different searches never mix."""
     settings = {name: params.values[name] for name in sorted(params.values)
                 if name not in ("n_trials", "storage", "study_name", "register", "register_as", "alias")}
+    if settings.get("bad_trees") == "error":  # the default: leaves the names of studies made before it existed
+        del settings["bad_trees"]
     digest = hashlib.sha256(json.dumps(settings, sort_keys=True, default=str).encode()).hexdigest()[:8]
     return f"z2h-{task.name}-{slug}-{params.sampler}-{digest}"
 
@@ -132,27 +136,56 @@ def register_best(params: Params, lr: float, epochs: int) -> str:
     return run_source(Params("source", values, {"task", "model", "lr", "epochs"}), nested=True)
 
 
+def gc_command(run_id: str) -> str:
+    """The command that purges a deleted run for good (`mlflow gc` works on the backend store itself)."""
+    uri = mlflow.get_tracking_uri()
+    if uri.startswith(("http://", "https://")):
+        return f"MLFLOW_TRACKING_URI={uri} mlflow gc --backend-store-uri <that server's backend store URI> --run-ids {run_id}"
+    return f"mlflow gc --backend-store-uri {uri} --run-ids {run_id}"
+
+
+def search_storage(params: Params) -> str:
+    """The study's storage URL (see studies.resolve_storage). Under `mlflow run` a refused one has already been
+    logged as a param of the run `mlflow run` made: that run is deleted, and the message says how to purge it."""
+    try:
+        return resolve_storage(params.storage)
+    except StorageSecretError as exc:
+        run_id = os.environ.get("MLFLOW_RUN_ID")
+        if not run_id:
+            raise
+        try:
+            mlflow.MlflowClient().delete_run(run_id)
+        except Exception as error:  # noqa: BLE001  (the refusal must still be reported)
+            raise Z2HError(f"{exc}. `mlflow run` has logged it as a param of run {run_id}, which could not be deleted "
+                           f"({str(error).splitlines()[0][:200]}): delete it, then run {gc_command(run_id)}") from None
+        raise Z2HError(f"{exc}. `mlflow run` had already logged it as a param of run {run_id}: that run is now deleted; "
+                       f"purge it for good with: {gc_command(run_id)}") from None
+
+
 def run_search(params: Params) -> str:
     """The `search` entry point (one worker); returns its search run id."""
-    task = get_task(params.task)
+    task = get_task(params.task, params.bad_trees)
     space = search_space(params)
+    storage = search_storage(params)
     check_tracking_server()
     slug = params.model_name or model_slug(params.model)
     study_name = params.study_name or default_study_name(task, params, slug)
     sampler, pruner = _sampler_and_pruner(params)
-    study = open_study(params.storage, study_name, sampler, pruner)
-    with stage_run("search", run_name("search", task.name, slug), tags={"optuna.study": study_name}) as run:
+    study = open_study(storage, study_name, sampler, pruner)
+    tags = {"optuna.study": study_name, "optuna.storage": masked_url(storage)}
+    with stage_run("search", run_name("search", task.name, slug), tags=tags) as run:
         # the training settings every trial shares (lr and epochs are the trials' own)
         fixed = TrainConfig.resolve(task.defaults, {**params.values, "epochs": None}).as_params()
         log_params({"task": task.name, "model": params.model, "model_name": slug, "sampler": params.sampler,
-                    "study_name": study_name, "storage": masked_url(params.storage), **space,
+                    "study_name": study_name, "storage": masked_url(storage), **space,
                     **{key: value for key, value in fixed.items() if key not in ("lr", "epochs")}})
         end_stale_runs([run.info.experiment_id])  # search and trial runs of workers that died
         n_trials = _trials_to_run(study, sampler, params)
         if n_trials != 0:
+            objective = make_objective(task, params, slug, study_name)
             try:
-                objective = make_objective(task, params, slug, study_name)
-                study.optimize(objective, n_trials=n_trials, gc_after_trial=True)
+                # a diverged trial is FAILED (its run says at which step) and the search goes on with the others
+                study.optimize(objective, n_trials=n_trials, gc_after_trial=True, catch=(TrainingDiverged,))
             except KeyboardInterrupt:  # Ctrl-C or SIGTERM: the interrupted grid point goes back to the queue
                 for trial in study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.FAIL,)):
                     if objective.started[-1:] == [trial.number]:
@@ -160,7 +193,9 @@ def run_search(params: Params) -> str:
                 raise
         complete = [t for t in study.trials if t.state == optuna.trial.TrialState.COMPLETE]
         if not complete:
-            raise Z2HError(f"study {study_name!r} has no completed trial")
+            failed = sum(t.state == optuna.trial.TrialState.FAIL for t in study.trials)
+            raise Z2HError(f"study {study_name!r} has no completed trial"
+                           + (f" ({failed} failed; their runs' z2h.error says why)" if failed else ""))
         best = study.best_trial
         lr, epochs = best.params["lr"], best.params["epochs"]
         log_params({"best_lr": lr, "best_epochs": epochs, "best_trial": best.number})

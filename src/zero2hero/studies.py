@@ -1,12 +1,19 @@
 """Optuna studies shared by `search` workers: opening one in any storage URL, safely when workers start together.
 
 Kept apart from `search` so that opening a study needs only Optuna and SQLAlchemy, not the training stack.
+
+The storage URL is a secret when it carries a password, and every parameter is logged in clear (by `mlflow run`
+before the entry point even starts). So a `storage` parameter with a password is refused; such a URL comes from
+the environment variable Z2H_OPTUNA_STORAGE, or from a file named by Z2H_OPTUNA_STORAGE_FILE, and only its
+masked form is ever logged or printed.
 """
 from __future__ import annotations
 
+import os
 import random
 import time
 from importlib.util import find_spec
+from pathlib import Path
 
 import optuna
 import sqlalchemy.exc
@@ -15,6 +22,10 @@ from sqlalchemy.engine import make_url
 from .errors import Z2HError
 
 CREATE_ATTEMPTS = 12
+STORAGE_ENV = "Z2H_OPTUNA_STORAGE"
+STORAGE_FILE_ENV = "Z2H_OPTUNA_STORAGE_FILE"
+DEFAULT_STORAGE = "sqlite:///optuna.db"
+PASSWORD_KEYS = ("password", "passwd")  # libpq and MySQL drivers also take the password as a query argument
 MAX_RETRY = 2  # re-queues of one grid point whose worker died (after that it stays FAIL)
 
 
@@ -53,9 +64,48 @@ def _storage(url: str):
 def masked_url(url: str) -> str:
     """The storage URL without its password (it is logged and printed)."""
     try:
-        return make_url(url).render_as_string(hide_password=True)
+        parsed = make_url(url)
+        secret = {key: "***" for key in parsed.query if key.lower() in PASSWORD_KEYS}
+        return parsed.update_query_dict(secret).render_as_string(hide_password=True)
     except sqlalchemy.exc.ArgumentError:  # not a URL: nothing to hide but what may follow a user name
         return url.split("@")[-1]
+
+
+def has_password(url: str) -> bool:
+    """Whether a storage URL carries a password (in its user part or as a `password=` query argument)."""
+    try:
+        parsed = make_url(url)
+    except sqlalchemy.exc.ArgumentError:  # not a URL, but `user:secret@host` still holds a password
+        return "@" in url and ":" in url.rsplit("@", 1)[0].split("://")[-1]
+    return bool(parsed.password) or any(key.lower() in PASSWORD_KEYS for key in parsed.query)
+
+
+def resolve_storage(value: str) -> str:
+    """The Optuna storage to use: the `storage` parameter, else Z2H_OPTUNA_STORAGE, else the first line of the
+    file named by Z2H_OPTUNA_STORAGE_FILE, else sqlite:///optuna.db. A parameter with a password is refused."""
+    if value:
+        if has_password(value):
+            raise StorageSecretError(
+                f"storage={masked_url(value)!r} carries a password, and parameters are logged in clear on the run. "
+                f"Leave storage unset and pass the URL in the environment variable {STORAGE_ENV} (or put it in a file "
+                f"and set {STORAGE_FILE_ENV} to its path), or keep the password in ~/.pgpass (PostgreSQL)")
+        return value
+    if os.environ.get(STORAGE_ENV):
+        return os.environ[STORAGE_ENV].strip()
+    if os.environ.get(STORAGE_FILE_ENV):
+        path = Path(os.environ[STORAGE_FILE_ENV]).expanduser()
+        try:
+            lines = path.read_text(encoding="utf-8").strip().splitlines()
+        except OSError as exc:
+            raise Z2HError(f"{STORAGE_FILE_ENV}={path}: cannot read the storage URL: {exc.strerror}") from None
+        if not lines or not lines[0].strip():
+            raise Z2HError(f"{STORAGE_FILE_ENV}={path}: the file is empty; expected the storage URL on its first line")
+        return lines[0].strip()
+    return DEFAULT_STORAGE
+
+
+class StorageSecretError(Z2HError):
+    """A storage parameter that carries a password (the run that logged it is deleted, see search)."""
 
 
 def storage_url(url: str) -> str:

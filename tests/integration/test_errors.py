@@ -12,17 +12,6 @@ from helpers import free_port, z2h
 pytestmark = pytest.mark.integration
 
 
-@pytest.fixture
-def small_ud(tmp_path, data_dir):
-    """A data_dir with a small copy of English UD (first 40 sentences of each split)."""
-    root = tmp_path / "data" / "ud" / "en"
-    root.mkdir(parents=True)
-    for split in ("train", "dev", "test"):
-        text = (data_dir / "ud" / "en" / f"en_ewt-ud-{split}.conllu").read_text()
-        (root / f"en_ewt-ud-{split}.conllu").write_text("\n\n".join(text.split("\n\n")[:40]) + "\n\n")
-    return tmp_path / "data"
-
-
 def test_unreachable_tracking_server_fails_within_seconds(tiny_bert, data_dir):
     uri = f"http://127.0.0.1:{free_port()}"
     started = time.time()

@@ -48,3 +48,20 @@ def test_pyfunc_input_without_the_task_columns_is_a_clear_error(task, columns):
 
     with pytest.raises(Z2HError, match=f"{task}: the input DataFrame needs the column\\(s\\) {columns}"):
         get_task(task).examples_from_frame(pd.DataFrame({"text": ["a"]}))
+
+
+@pytest.mark.parametrize("entry, argv, message", [
+    ("source", ["--lr", "inf"], "lr='inf' is not valid: expected a finite number"),
+    ("source", ["--lr", "nan"], "lr='nan' is not valid: expected a finite number"),
+    ("source", ["--weight_decay", "-1"], "weight_decay='-1' is not valid: expected a finite number >= 0"),
+    ("source", ["--weight_decay", "nan"], "weight_decay='nan' is not valid: expected a finite number"),
+    ("source", ["--warmup_ratio", "nan"], "warmup_ratio='nan' is not valid: expected a finite number"),
+    ("few_shot", ["--model_uri", "m", "--lang", "tr", "--k", "5", "--lr", "-inf"], "expected a finite number"),
+    ("search", ["--lr_max", "inf"], "lr_max='inf' is not valid: expected a finite number"),
+    ("search", ["--lr_min", "0"], "lr_min='0' is not valid: expected a finite number > 0"),
+    ("search", ["--lrs", "5e-5,nan"], "lrs='5e-5,nan' is not valid: expected a finite number"),
+    ("source", ["--bad_trees", "fix"], "bad_trees='fix' is not valid; choose one of: error, skip"),
+])
+def test_float_parameters_must_be_finite_and_in_range(entry, argv, message):
+    with pytest.raises(Z2HError, match=message.replace("(", r"\(")):
+        parse_params(entry, ["--task", "pos", *argv])

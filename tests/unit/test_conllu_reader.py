@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import pytest
 
-from zero2hero.data.conllu_reader import read_conllu
+from zero2hero.data.conllu_reader import parse_conllu, read_conllu
 from zero2hero.errors import DataError
 
 GOOD = """# sent_id = s1
@@ -74,3 +74,38 @@ def test_invalid_utf8_names_the_line(tmp_path):
     with pytest.raises(DataError) as error:
         read_conllu(path)
     assert error.value.line == 14 and "invalid UTF-8" in str(error.value)
+
+
+# GOOD's second sentence (line 14) broken three ways; the error names the first offending word's line
+TWO_ROOTS = "1\tHola\thola\tINTJ\t_\t_\t0\troot\t_\t_\n2\tamigo\tamigo\tNOUN\t_\t_\t0\troot\t_\t_\n"
+SELF_HEAD = "1\tHola\thola\tINTJ\t_\t_\t0\troot\t_\t_\n2\tamigo\tamigo\tNOUN\t_\t_\t2\tvocative\t_\t_\n"
+CYCLE = ("1\tHola\thola\tINTJ\t_\t_\t0\troot\t_\t_\n2\tmi\tmi\tDET\t_\t_\t3\tdet\t_\t_\n"
+         "3\tamigo\tamigo\tNOUN\t_\t_\t2\tvocative\t_\t_\n")
+ONE_WORD = "1\tHola\thola\tINTJ\t_\t_\t0\troot\t_\t_\n"
+
+
+@pytest.mark.parametrize("tree, line_number, fragment", [
+    (TWO_ROOTS, 15, "2 roots (words 1, 2 have HEAD 0); expected one"),
+    (SELF_HEAD, 15, "word 2 is headed by itself"),
+    (CYCLE, 15, "heads form a cycle (words 2, 3 never reach the root)"),
+])
+def test_heads_that_are_not_a_tree_are_errors_or_skipped(tmp_path, tree, line_number, fragment):
+    path = write(tmp_path, GOOD.replace(ONE_WORD, tree))
+    with pytest.raises(DataError) as error:
+        read_conllu(path)
+    assert error.value.line == line_number and fragment in str(error.value) and "bad_trees=skip" in str(error.value)
+    examples, skipped = parse_conllu(path, "skip")
+    assert [ex.id for ex in examples] == ["s1"] and skipped == 1
+
+
+def test_a_file_of_only_bad_trees_is_an_error_even_when_skipping(tmp_path):
+    path = write(tmp_path, "# sent_id = a\n" + CYCLE + "\n")
+    with pytest.raises(DataError, match="all 1 sentences are not dependency trees"):
+        parse_conllu(path, "skip")
+
+
+def test_a_byte_order_mark_is_not_part_of_the_first_line(tmp_path):
+    path = write(tmp_path, b"\xef\xbb\xbf" + GOOD.encode())
+    assert [s.id for s in read_conllu(path)] == ["s1", "s2"]
+    path = write(tmp_path, b"\xef\xbb\xbf" + GOOD.split("\n", 2)[2].encode(), "nocomment-ud-test.conllu")
+    assert read_conllu(path)[0].words[0] == "Vamos"  # the BOM sits right before the first token line

@@ -65,3 +65,29 @@ def test_plain_postgresql_urls_use_the_installed_driver():
     assert storage_url("postgresql://u@h/db").startswith(("postgresql+psycopg2://", "postgresql://"))
     assert storage_url("postgresql+psycopg2://u@h/db") == "postgresql+psycopg2://u@h/db"
     assert storage_url("sqlite:///optuna.db") == "sqlite:///optuna.db"
+
+
+def test_a_storage_parameter_with_a_password_is_refused_and_never_shown(monkeypatch, tmp_path):
+    from zero2hero.studies import DEFAULT_STORAGE, STORAGE_ENV, STORAGE_FILE_ENV, has_password, resolve_storage
+
+    for url in ("postgresql://user:secret@db/z2h", "postgresql://user@db/z2h?password=secret", "user:secret@db"):
+        assert has_password(url)
+        with pytest.raises(Z2HError) as error:
+            resolve_storage(url)
+        assert "secret" not in str(error.value) and STORAGE_ENV in str(error.value)
+    assert not has_password("postgresql://user@db/z2h") and not has_password("sqlite:///optuna.db")
+    assert resolve_storage("postgresql://user@db/z2h") == "postgresql://user@db/z2h"
+
+    monkeypatch.delenv(STORAGE_ENV, raising=False)
+    monkeypatch.delenv(STORAGE_FILE_ENV, raising=False)
+    assert resolve_storage("") == DEFAULT_STORAGE
+    secret_file = tmp_path / "storage.txt"
+    secret_file.write_text("postgresql://user:fromfile@db/z2h\n")
+    monkeypatch.setenv(STORAGE_FILE_ENV, str(secret_file))
+    assert resolve_storage("") == "postgresql://user:fromfile@db/z2h"
+    monkeypatch.setenv(STORAGE_ENV, "postgresql://user:fromenv@db/z2h")
+    assert resolve_storage("") == "postgresql://user:fromenv@db/z2h"
+    secret_file.write_text("")
+    monkeypatch.delenv(STORAGE_ENV)
+    with pytest.raises(Z2HError, match="the file is empty"):
+        resolve_storage("")

@@ -2,13 +2,17 @@
 
 The key covers the task, the data's content (file hash plus the selection of examples), the tokenizer's
 own definition, the maximum length and the label vocabularies, so any change to one re-tokenises.
+
+Files are JSON (`<key>.json`), never pickle: features are plain lists, dicts, numbers and strings, and reading
+JSON cannot run code, so a file planted in `Z2H_CACHE_DIR` can at worst be wrong data of the right shape (it
+is keyed by content hash, so only someone who can write there can do even that). Anything else, including an
+old or planted `.pkl`, is never read; an unreadable or malformed file is rebuilt.
 """
 from __future__ import annotations
 
 import hashlib
 import json
 import os
-import pickle
 from pathlib import Path
 
 _MEMORY: dict[str, list] = {}
@@ -35,18 +39,28 @@ def cached_features(task, examples: list, tokenizer, meta, content_key: str, tra
     key = hashlib.sha256(json.dumps(parts, sort_keys=True, default=str).encode()).hexdigest()[:32]
     if key in _MEMORY:
         return _MEMORY[key]
-    path = cache_dir() / f"{key}.pkl"
+    path = cache_dir() / f"{key}.json"
     if path.exists():
-        try:
-            features = pickle.loads(path.read_bytes())
+        features = _load(path)
+        if features is not None:
             _MEMORY[key] = features
             return features
-        except Exception:  # a truncated cache file is simply rebuilt
-            path.unlink(missing_ok=True)
+        path.unlink(missing_ok=True)  # truncated or not ours: rebuilt below
     features = task.encode(examples, tokenizer, meta, training)
     path.parent.mkdir(parents=True, exist_ok=True)
     partial = path.with_suffix(f".{os.getpid()}.tmp")
-    partial.write_bytes(pickle.dumps(features, protocol=pickle.HIGHEST_PROTOCOL))
+    partial.write_text(json.dumps(features, separators=(",", ":"), allow_nan=False))
     partial.replace(path)
     _MEMORY[key] = features
+    return features
+
+
+def _load(path: Path) -> list[dict] | None:
+    """The features in a cache file, or None when it is not a JSON list of feature dicts."""
+    try:
+        features = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    if not isinstance(features, list) or not all(isinstance(f, dict) and "input_ids" in f for f in features):
+        return None
     return features

@@ -2,9 +2,15 @@
 
 Only lines with an integer ID are words: multiword-token ranges (`3-4`) and empty nodes (`5.1`)
 are kept out of the word sequence, so they are never predicted or scored.
+
+The heads of a sentence must form a tree: exactly one word headed by 0 (the root), no word headed by
+itself, no cycle. A parser trained or scored on anything else is meaningless, so such a sentence is a
+DataError by default; `bad_trees="skip"` leaves it out instead (each one logged with its line, the count
+returned by `parse_conllu`). Sentences without any HEAD (all `_`) carry no tree and are not checked.
 """
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
 import conllu
@@ -13,7 +19,10 @@ from ..errors import DataError
 from .examples import WordExample
 from .text import read_text
 
+log = logging.getLogger(__name__)
+
 N_COLUMNS = 10
+BAD_TREES = ("error", "skip")
 
 
 def _blocks(text: str):
@@ -45,15 +54,49 @@ def _check_token_line(path: Path, number: int, line: str) -> str:
     return token_id
 
 
-def read_conllu(path: str | Path) -> list[WordExample]:
-    """Read a CoNLL-U file into WordExamples (words, UPOS tags, heads, relations).
+def tree_problem(heads: list[int | None]) -> tuple[int, str] | None:
+    """(0-based word index, reason) when 1-based `heads` (0 = root) are not one tree, else None."""
+    if all(head is None for head in heads):
+        return None
+    roots = [i for i, head in enumerate(heads) if head == 0]
+    for i, head in enumerate(heads):
+        if head is None:
+            return i, "HEAD '_' in a sentence whose other words have heads"
+        if head == i + 1:
+            return i, f"word {i + 1} is headed by itself"
+    if not roots:
+        return 0, "no root: no word has HEAD 0"
+    if len(roots) > 1:
+        return roots[1], f"{len(roots)} roots (words {', '.join(str(r + 1) for r in roots)} have HEAD 0); expected one"
+    for start in range(len(heads)):  # with one root and no self-heads, a walk up that never reaches 0 loops
+        seen, node = set(), start + 1
+        while node != 0:
+            if node in seen:
+                cycle = sorted(seen)
+                return cycle[0] - 1, f"heads form a cycle (words {', '.join(map(str, cycle))} never reach the root)"
+            seen.add(node)
+            node = heads[node - 1]
+    return None
+
+
+def read_conllu(path: str | Path, bad_trees: str = "error") -> list[WordExample]:
+    """Read a CoNLL-U file into WordExamples (words, UPOS tags, heads, relations); see `parse_conllu`."""
+    return parse_conllu(path, bad_trees)[0]
+
+
+def parse_conllu(path: str | Path, bad_trees: str = "error") -> tuple[list[WordExample], int]:
+    """Read a CoNLL-U file into WordExamples; returns (examples, number of sentences skipped as bad trees).
 
     Raises DataError with file and line for: an empty file, a token line without 10 columns, a bad ID,
-    a non-integer HEAD, a HEAD outside 0..n_words, and invalid UTF-8.
+    a non-integer HEAD, a HEAD outside 0..n_words, heads that are not a tree (unless `bad_trees="skip"`),
+    and invalid UTF-8.
     """
+    if bad_trees not in BAD_TREES:
+        raise ValueError(f"bad_trees must be one of {BAD_TREES}, got {bad_trees!r}")
     path = Path(path)
     text = read_text(path)
     examples: list[WordExample] = []
+    skipped = 0
     for block in _blocks(text):
         word_lines = []
         for number, line in block:
@@ -72,6 +115,15 @@ def read_conllu(path: str | Path) -> list[WordExample]:
             head = token["head"]
             if head is not None and not 0 <= head <= len(words):
                 raise DataError(path, number, f"HEAD {head} out of range; expected 0..{len(words)}")
+        problem = tree_problem([token["head"] for token in words])
+        if problem:
+            index, reason = problem
+            if bad_trees == "error":
+                raise DataError(path, word_lines[index][0], f"not a dependency tree: {reason} "
+                                "(bad_trees=skip leaves such sentences out)")
+            log.warning("%s:%d: skipped a sentence that is not a dependency tree: %s", path, word_lines[index][0], reason)
+            skipped += 1
+            continue
         sent_id = sentence.metadata.get("sent_id") or f"{path.name}:{len(examples)}"
         examples.append(
             WordExample(
@@ -83,5 +135,8 @@ def read_conllu(path: str | Path) -> list[WordExample]:
             )
         )
     if not examples:
-        raise DataError(path, None, "empty file; expected CoNLL-U sentences")
-    return examples
+        raise DataError(path, None, "empty file; expected CoNLL-U sentences" if not skipped else
+                        f"all {skipped} sentences are not dependency trees")
+    if skipped:
+        log.warning("%s: %d sentence(s) skipped because their heads are not a tree (bad_trees=skip)", path, skipped)
+    return examples, skipped

@@ -57,7 +57,8 @@ class TargetData:
             self._carved = Split("pool", lang, test.examples[: pool.carve_out], test.source, test.sha256,
                                  f"first:{pool.carve_out}")
             test = Split("test", lang, test.examples[pool.carve_out:], test.source, test.sha256,
-                         f"after:{pool.carve_out}", {"z2h.carve_out": f"first {pool.carve_out} test items are the pool"})
+                         f"after:{pool.carve_out}", {"z2h.carve_out": f"first {pool.carve_out} test items are the pool"},
+                         test.skipped)
         self.test = test.head(max_eval_examples)
 
     @cached_property

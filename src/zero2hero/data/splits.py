@@ -19,6 +19,7 @@ class Split:
     sha256: str  # content hash of the file (or hub revision)
     selection: str = "all"  # which examples were kept ("all", "first:500", "shots:<hash>", ...)
     tags: dict = field(default_factory=dict)
+    skipped: int = 0  # sentences of the file left out as unusable (bad_trees=skip)
 
     @property
     def content_key(self) -> str:
@@ -29,7 +30,7 @@ class Split:
         if not limit or limit >= len(self.examples):
             return self
         return Split(self.name, self.lang, self.examples[:limit], self.source, self.sha256,
-                     f"{self.selection}|first:{limit}", dict(self.tags))
+                     f"{self.selection}|first:{limit}", dict(self.tags), self.skipped)
 
     def log_params(self) -> dict[str, str]:
         prefix = f"data.{self.name}"
@@ -37,29 +38,35 @@ class Split:
                   f"{prefix}.examples": str(len(self.examples))}
         if self.selection != "all":  # part of a file (XQuAD articles, a stand-in's share, a cap)
             params[f"{prefix}.selection"] = self.selection
+        if self.skipped:
+            params[f"{prefix}.skipped_bad_trees"] = str(self.skipped)
         return params
 
 
 # (task, path, content hash) -> parsed examples: search trials and grid cells read the same files again and
 # again (parsing the 12.5k sentences of English EWT takes seconds); a changed file has another hash
-_READ_CACHE: OrderedDict[tuple, list] = OrderedDict()
+_READ_CACHE: OrderedDict[tuple, tuple[list, int]] = OrderedDict()
 _READ_CACHE_FILES = 8
 
 
-def _read_examples(task, data_dir, lang: str, split: str, path: Path, sha256: str) -> list:
-    key = (task.name, str(path), sha256, split)
+def _read_examples(task, data_dir, lang: str, split: str, path: Path, sha256: str) -> tuple[list, int]:
+    """(examples, sentences skipped under the task's bad_trees policy)."""
+    key = (task.name, str(path), sha256, split, task.bad_trees)
     if key in _READ_CACHE:
         _READ_CACHE.move_to_end(key)
     else:
-        _READ_CACHE[key] = task.read(data_dir, lang, split)
+        _READ_CACHE[key] = task.read_counted(data_dir, lang, split)
         while len(_READ_CACHE) > _READ_CACHE_FILES:
             _READ_CACHE.popitem(last=False)
-    return list(_READ_CACHE[key])  # a copy of the list, so no caller can reorder the cached one
+    examples, skipped = _READ_CACHE[key]
+    return list(examples), skipped  # a copy of the list, so no caller can reorder the cached one
 
 
 def load_split(task, data_dir: str | Path, lang: str, split: str, limit: int = 0, name: str | None = None) -> Split:
     """Read `split` of `lang` for `task` from `data_dir`, keeping the first `limit` examples (0 = all)."""
     path = task.file_for(data_dir, lang, split)
     sha256 = file_sha256(path)
-    examples = _read_examples(task, data_dir, lang, split, path, sha256)  # a task may keep part of the file (XQuAD)
-    return Split(name or split, lang, examples, str(path), sha256, task.split_selection(split)).head(limit)
+    # a task may keep part of the file (XQuAD)
+    examples, skipped = _read_examples(task, data_dir, lang, split, path, sha256)
+    return Split(name or split, lang, examples, str(path), sha256, task.split_selection(split),
+                 skipped=skipped).head(limit)

@@ -1,6 +1,7 @@
 """Shared low-level file I/O: UTF-8 reading with the failing line named, content hashes, atomic line writing."""
 from __future__ import annotations
 
+import codecs
 import hashlib
 import os
 import re
@@ -13,9 +14,15 @@ LINE_BREAKS = re.compile(r"[\t\n\r]")
 
 
 def read_text(path: str | Path) -> str:
-    """Read a UTF-8 file; invalid bytes raise a DataError naming the line where they occur."""
+    """Read a UTF-8 file without its byte-order mark; invalid bytes raise a DataError naming their line.
+
+    Every data reader goes through here, so a BOM (as editors on Windows write it) never ends up in the
+    first token, premise or JSON key.
+    """
     path = Path(path)
     data = path.read_bytes()
+    if data.startswith(codecs.BOM_UTF8):
+        data = data[len(codecs.BOM_UTF8):]
     try:
         return data.decode("utf-8")
     except UnicodeDecodeError as exc:

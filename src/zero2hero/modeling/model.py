@@ -55,13 +55,19 @@ class TaskModel(nn.Module):
 
 
 def find_checkpoint_dir(path: str | Path) -> Path:
-    """The directory holding META_FILE at or below `path` (a downloaded run or model artifact)."""
+    """The directory holding META_FILE at or below `path` (a downloaded run or model artifact).
+
+    A folder with several checkpoints below it is an error listing them: which one is meant is the user's call.
+    """
     path = Path(path)
     if (path / META_FILE).exists():
         return path
     found = sorted(path.rglob(META_FILE))
     if not found:
         raise Z2HError(f"{path} is not a zero2hero checkpoint: no {META_FILE} in it or below it")
+    if len(found) > 1:
+        listing = ", ".join(str(meta.parent) for meta in found[:10]) + (f" and {len(found) - 10} more" if len(found) > 10 else "")
+        raise Z2HError(f"{path} holds {len(found)} checkpoints; give the one to use as model_uri: {listing}")
     return found[0].parent
 
 

@@ -2,11 +2,13 @@
 from __future__ import annotations
 
 import logging
+import math
 import tempfile
 from pathlib import Path
 
 from ..data.cache import cached_features
 from ..data.splits import Split
+from ..errors import Z2HError
 from ..modeling.model import ModelMeta, TaskModel
 from ..tracking.registry import log_checkpoint_model
 from ..tracking.runs import log_metrics, log_params
@@ -48,6 +50,10 @@ def score_split(model, task, tokenizer, split: Split, batch_size: int, log: bool
     """Evaluate on a labelled split; log its metrics plus `score` (the task's headline metric)."""
     features = features_of(task, split, tokenizer, model.meta, training=False)
     metrics = evaluate(model, task, tokenizer, split.examples, batch_size, features, progress=True)
+    broken = {name: value for name, value in metrics.items() if not math.isfinite(value)}
+    if broken:
+        raise Z2HError(f"{split.lang} {split.name} ({split.source}): non-finite metric(s) "
+                       f"{', '.join(f'{name}={value}' for name, value in broken.items())}; the model is broken")
     metrics["score"] = metrics[task.score_metric]
     if log:
         log_metrics(metrics)

@@ -57,7 +57,7 @@ def load_model(model_uri: str, task=None):
 
 def lineage_tags(resolved) -> dict[str, str]:
     """Tags that link a run to the model it started from (shown in the MLflow UI)."""
-    tags = {"z2h.model_uri": resolved.uri}
+    tags = {"z2h.model_uri": resolved.uri, "z2h.checkpoint": resolved.checkpoint or resolved.uri}
     if resolved.source_run_id:
         tags["z2h.source_run_id"] = resolved.source_run_id
     if resolved.version:
@@ -89,7 +89,7 @@ def evaluate_language(task, model, tokenizer, model_uri: str, tags: dict, split:
 
 
 def run_evaluate(params: Params) -> str:
-    task = get_task(params.task)
+    task = get_task(params.task, params.bad_trees)
     check_tracking_server()
     langs = resolve_langs(task, params.data_dir, params.langs, params.split)
     model, tokenizer, resolved = load_model(params.model_uri, task)

@@ -17,7 +17,7 @@ from ..errors import Z2HError
 from ..modeling.encoder import model_slug
 from ..tasks import get_task
 from ..tracking.queries import config_tags
-from ..tracking.runs import MlflowTrainingLogger, log_metrics, log_params, run_name, stage_run
+from ..tracking.runs import MlflowTrainingLogger, log_metrics, log_params, run_name, stage_run, writing_artifacts
 from ..tracking.server import check_tracking_server
 from ..training.callbacks import Callback
 from ..training.config import TrainConfig
@@ -114,7 +114,8 @@ def few_shot_run(task, source: SourceModel, target: TargetData, params: Params, 
     with stage_run("few_shot", name, tags=tags, nested=nested, experiment=experiment) as run:
         log_params(run_params)
         log_splits(*((target.pool, sample.split) if sample else ()), target.test)
-        mlflow.log_text(sample.jsonl() if sample else "", SHOTS_FILE)
+        with writing_artifacts(f"the shots ({SHOTS_FILE})"):
+            mlflow.log_text(sample.jsonl() if sample else "", SHOTS_FILE)
         model = _continue_training(task, source, target, sample, config, params.dev_curve)
         metrics = score_split(model, task, source.tokenizer, target.test, config.eval_batch_size)
         if params.log_checkpoint:
@@ -126,7 +127,7 @@ def few_shot_run(task, source: SourceModel, target: TargetData, params: Params, 
 
 def run_few_shot(params: Params) -> str:
     """The `few_shot` entry point; returns the run id."""
-    task = get_task(params.task)
+    task = get_task(params.task, params.bad_trees)
     check_sampling(task, params.sampling)
     if "," in params.lang or params.lang.strip() == "all":
         raise Z2HError(f"few_shot: lang={params.lang!r}: give one language (the grid entry point runs many)")

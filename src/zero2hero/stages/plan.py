@@ -25,9 +25,11 @@ PLAN_OWNED = {
     "source": {"task", "model", "data_dir"},
     "few_shot": {"task", "model_uri", "lang", "k", "sampling", "seed", "data_dir"},
 }
+# The grid reads every cell's data with the default policy, so a plan cannot change it (yet).
+NOT_IN_PLANS = {"bad_trees"}
 SECTIONS = {
-    "source": [p for p in params_for("source") if p.name not in PLAN_OWNED["source"]],
-    "few_shot": [p for p in params_for("few_shot") if p.name not in PLAN_OWNED["few_shot"]],
+    "source": [p for p in params_for("source") if p.name not in PLAN_OWNED["source"] | NOT_IN_PLANS],
+    "few_shot": [p for p in params_for("few_shot") if p.name not in PLAN_OWNED["few_shot"] | NOT_IN_PLANS],
     "evaluate": [p for p in params_for("few_shot") if p.name in ("max_eval_examples", "eval_batch_size")],
 }
 KEYS = ("experiment", "tasks", "models", "langs", "k", "sampling", "seeds", "data_dir", *SECTIONS, "executor")

@@ -61,7 +61,7 @@ def registered_uri(run) -> str | None:
 
 def run_source(params: Params, nested: bool = False, experiment: str | None = None) -> str:
     """The `source` entry point (also a nested run of `search` and `grid`); returns the run id."""
-    task = get_task(params.task)
+    task = get_task(params.task, params.bad_trees)
     config = TrainConfig.resolve(task.defaults, params.values)
     check_tracking_server()
     slug = params.model_name or model_slug(params.model)

@@ -15,9 +15,11 @@ TASKS = {
 }
 
 
-def get_task(name: str):
-    """The task object for `name`, or an error listing the tasks that exist."""
+def get_task(name: str, bad_trees: str = "error"):
+    """The task object for `name`, or an error listing the tasks that exist; `bad_trees` see Task.bad_trees."""
     choose("task", name, TASKS)
     module_name, class_name = TASKS[name].split(":")
     module = import_module(f"{__name__}.{module_name}")
-    return getattr(module, class_name)()
+    task = getattr(module, class_name)()
+    task.bad_trees = choose("bad_trees value", bad_trees, ("error", "skip"))
+    return task

@@ -39,6 +39,10 @@ class Task(ABC):
     # (min, max) `n_tokens` of a unit that few-shot sampling may draw; None = every unit (SPEC §4)
     few_shot_length_range: tuple[int, int] | None = None
 
+    # What reading does with a sentence it can parse but must not use (UD: heads that are not a tree):
+    # "error" = DataError with file and line, "skip" = left out and counted. Set by get_task from `bad_trees`.
+    bad_trees: str = "error"
+
     # ---- data ----
     @abstractmethod
     def read_file(self, path: Path) -> list:
@@ -51,6 +55,10 @@ class Task(ABC):
 
     def read(self, data_dir: str | Path, lang: str, split: str) -> list:
         return self.read_file(self.file_for(data_dir, lang, split))
+
+    def read_counted(self, data_dir: str | Path, lang: str, split: str) -> tuple[list, int]:
+        """(examples, how many were left out under `bad_trees=skip`); readers that can skip override it."""
+        return self.read(data_dir, lang, split), 0
 
     def split_selection(self, split: str) -> str:
         """Which part of `file_for(split)` the split is: "all" where every split has its own file (XQuAD keeps

@@ -9,11 +9,10 @@ from __future__ import annotations
 
 import pandas as pd
 
-from ..data.conllu_reader import read_conllu
 from ..modeling.biaffine import DEFAULT_CONFIG, BiaffineDependencyHead
 from ..modeling.heads import IGNORE
 from .base import TrainDefaults
-from .word_level import WordLevelTask
+from .word_level import UdTask
 
 PUNCT = "PUNCT"
 
@@ -33,7 +32,7 @@ def attachment_scores(examples, predictions, count_punctuation: bool = True) -> 
     return {"uas": 100.0 * unlabelled / max(words, 1), "las": 100.0 * labelled / max(words, 1)}
 
 
-class DepTask(WordLevelTask):
+class DepTask(UdTask):
     name = "dep"
     score_metric = "uas"
     relation_vocab = "relations"
@@ -41,9 +40,6 @@ class DepTask(WordLevelTask):
     # SPEC §3: 50 epochs, batch 128 sentences, Adam with a fixed learning rate
     defaults = TrainDefaults(lr=5e-5, epochs=50, batch_size=128, max_length=512)
     few_shot_defaults = TrainDefaults(lr=5e-5, epochs=5, batch_size=16, max_length=512)
-
-    def read_file(self, path):
-        return read_conllu(path)
 
     def label_vocabs(self, examples):
         return {self.relation_vocab: sorted({relation for ex in examples for relation in ex.relations})}

@@ -1,25 +1,21 @@
 """UD part-of-speech tagging: UPOS per word, linear classifier, accuracy."""
 from __future__ import annotations
 
-from ..data.conllu_reader import read_conllu
 from ..modeling.heads import TokenClassificationHead
 from .base import TrainDefaults
-from .word_level import WordLevelTask, tag_accuracy
+from .word_level import UdTask, tag_accuracy
 
 # The 17 universal POS tags: a fixed label set, so every language maps onto the same classifier.
 UPOS = ("ADJ", "ADP", "ADV", "AUX", "CCONJ", "DET", "INTJ", "NOUN", "NUM", "PART", "PRON", "PROPN",
         "PUNCT", "SCONJ", "SYM", "VERB", "X")
 
 
-class PosTask(WordLevelTask):
+class PosTask(UdTask):
     name = "pos"
     score_metric = "accuracy"
     # SPEC §3: 50 epochs, batch 128 sentences, Adam with a fixed learning rate
     defaults = TrainDefaults(lr=5e-5, epochs=50, batch_size=128, max_length=512)
     few_shot_defaults = TrainDefaults(lr=5e-5, epochs=5, batch_size=16, max_length=512)
-
-    def read_file(self, path):
-        return read_conllu(path)
 
     def label_vocabs(self, examples):
         extra = sorted({tag for ex in examples for tag in ex.tags} - set(UPOS))

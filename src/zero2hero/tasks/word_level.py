@@ -11,6 +11,7 @@ import logging
 import pandas as pd
 import torch
 
+from ..data.conllu_reader import parse_conllu, read_conllu
 from ..data.examples import WordExample
 from ..modeling.heads import IGNORE
 from .base import Task
@@ -99,3 +100,13 @@ class WordLevelTask(Task):
     def examples_from_frame(self, frame: pd.DataFrame) -> list[WordExample]:
         self.require_columns(frame, "tokens")  # a list of words per row
         return [WordExample(id=str(i), words=[str(w) for w in list(tokens)]) for i, tokens in enumerate(frame["tokens"])]
+
+
+class UdTask(WordLevelTask):
+    """POS and DEP: Universal Dependencies CoNLL-U, read under the task's `bad_trees` policy."""
+
+    def read_file(self, path):
+        return read_conllu(path, self.bad_trees)
+
+    def read_counted(self, data_dir, lang, split):
+        return parse_conllu(self.file_for(data_dir, lang, split), self.bad_trees)

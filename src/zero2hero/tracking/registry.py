@@ -12,6 +12,7 @@ from mlflow.tracking import MlflowClient
 
 from ..errors import Z2HError
 from ..modeling.model import find_checkpoint_dir
+from .runs import writing_artifacts
 
 log = logging.getLogger(__name__)
 
@@ -29,14 +30,14 @@ def log_checkpoint_model(checkpoint_dir: str | Path, register_as: str | None = N
 
     Returns (model_uri, version or None).
     """
-
-    info = mlflow.pyfunc.log_model(
-        name="model",
-        python_model=str(Path(__file__).with_name("pyfunc_entry.py")),
-        artifacts={"checkpoint": str(checkpoint_dir)},
-        pip_requirements=PIP_REQUIREMENTS,
-        registered_model_name=register_as or None,
-    )
+    with writing_artifacts("the model"):  # an upload failure is a message naming the store, not a traceback
+        info = mlflow.pyfunc.log_model(
+            name="model",
+            python_model=str(Path(__file__).with_name("pyfunc_entry.py")),
+            artifacts={"checkpoint": str(checkpoint_dir)},
+            pip_requirements=PIP_REQUIREMENTS,
+            registered_model_name=register_as or None,
+        )
     version = None
     if register_as:
         version = info.registered_model_version
@@ -74,6 +75,7 @@ class ResolvedModel:
     source_run_id: str | None
     version: str | None
     registered_name: str | None
+    checkpoint: str = ""  # which checkpoint exactly: its directory, or the concrete URI and the path inside it
 
 
 def resolve_model(uri: str, download_dir: str | None = None) -> ResolvedModel:
@@ -82,7 +84,8 @@ def resolve_model(uri: str, download_dir: str | None = None) -> ResolvedModel:
     Accepts `models:/NAME@ALIAS`, `models:/NAME/VERSION`, `runs:/RUN_ID/model`, `models:/m-<id>` and directories.
     """
     if Path(uri).expanduser().is_dir():
-        return ResolvedModel(find_checkpoint_dir(Path(uri).expanduser()), uri, None, None, None)
+        checkpoint_dir = find_checkpoint_dir(Path(uri).expanduser())
+        return ResolvedModel(checkpoint_dir, uri, None, None, None, str(checkpoint_dir.resolve()))
     if not uri.startswith(("models:/", "runs:/", "mlflow-artifacts:/", "file:", "s3://", "gs://")):
         raise Z2HError(
             f"model_uri {uri!r} is neither a directory nor a model URI; expected models:/NAME@ALIAS, "
@@ -106,4 +109,7 @@ def resolve_model(uri: str, download_dir: str | None = None) -> ResolvedModel:
         local = _download(concrete, f"{mlflow.get_tracking_uri()} {concrete}", download_dir)
     except MlflowException as exc:
         raise Z2HError(f"cannot load model {uri!r}: {exc.message.splitlines()[0]}") from None
-    return ResolvedModel(find_checkpoint_dir(local), uri, source_run_id, version, name)
+    checkpoint_dir = find_checkpoint_dir(local)
+    inside = checkpoint_dir.relative_to(local).as_posix()
+    return ResolvedModel(checkpoint_dir, uri, source_run_id, version, name,
+                         concrete if inside == "." else f"{concrete.rstrip('/')}/{inside}")

@@ -2,12 +2,18 @@
 
 Under `mlflow run`, MLflow has already logged every -P value and MLproject default as a string param;
 logging the same key with another string fails, so params are logged only where not yet present.
+
+Artifacts: every run first writes (and removes) a tiny probe through its own artifact store, so an unwritable or
+unreachable store fails the run in seconds instead of after training. MLflow retries a failing HTTP request for
+minutes by default (7 retries, backoff factor 2); unless the user sets them, this process bounds that to about
+15 s (HTTP_RETRY_DEFAULTS), and the probe to one quick retry.
 """
 from __future__ import annotations
 
 import contextlib
 import logging
 import os
+import re
 import traceback
 
 import mlflow
@@ -21,6 +27,14 @@ from .server import check_tracking_server
 log = logging.getLogger(__name__)
 
 os.environ.setdefault("MLFLOW_SUPPRESS_PRINTING_URL_TO_STDOUT", "true")
+
+HTTP_RETRY_DEFAULTS = {"MLFLOW_HTTP_REQUEST_MAX_RETRIES": "4", "MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR": "1"}
+for _name, _value in HTTP_RETRY_DEFAULTS.items():
+    os.environ.setdefault(_name, _value)
+# the probe writes a few bytes: one retry (a dropped keep-alive connection), then a clear error
+PROBE_BOUNDS = {"MLFLOW_HTTP_REQUEST_MAX_RETRIES": "1", "MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR": "1",
+                "MLFLOW_HTTP_REQUEST_TIMEOUT": "20"}
+PROBE_FILE = "z2h-write-check.txt"
 
 
 def run_name(stage: str, task: str, model: str, lang: str | None = None, k: int | None = None,
@@ -61,7 +75,8 @@ def _fail_run(exc: BaseException) -> None:
     message = str(exc) if isinstance(exc, Z2HError) else "".join(traceback.format_exception(exc))
     with contextlib.suppress(Exception):
         mlflow.set_tag("z2h.error", str(exc)[:4000] or type(exc).__name__)
-        mlflow.log_text(message, "error.txt")
+        with quick_requests():  # the store may be what failed: no minutes of retries for this
+            mlflow.log_text(message, "error.txt")
     status = "KILLED" if isinstance(exc, KeyboardInterrupt) else "FAILED"
     mlflow.end_run(status=status)
 
@@ -72,6 +87,57 @@ def _check_artifact_access(run) -> None:
     if run.info.artifact_uri.startswith("mlflow-artifacts:") and not uri.startswith(("http://", "https://")):
         raise Z2HError(f"this experiment keeps its artifacts on a tracking server ({run.info.artifact_uri}), but the "
                        f"tracking URI is {uri}; set MLFLOW_TRACKING_URI to that server's http(s) address")
+
+
+@contextlib.contextmanager
+def quick_requests():
+    """MLflow HTTP requests inside give up after one quick retry (PROBE_BOUNDS): for small writes whose failure
+    is reported anyway (the probe, error.txt, tags after an error)."""
+    saved = {name: os.environ.get(name) for name in PROBE_BOUNDS}
+    os.environ.update(PROBE_BOUNDS)
+    try:
+        yield
+    finally:
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+
+
+def _upload_failure(exc: BaseException) -> str:
+    """The useful part of a failed upload's message (MLflow's repeats the URL and urllib3's retry state)."""
+    text = str(exc).strip()
+    if "too many 500 error responses" in text:
+        return "the tracking server could not store it (HTTP 500; the server's log says why)"
+    if "Connection aborted" in text:  # a server that refuses an upload may close the connection mid-request
+        return "the tracking server dropped the connection during the upload (the server's log says why)"
+    caused = re.search(r"\(Caused by (.+)\)$", text)
+    return (caused.group(1) if caused else (text.splitlines() or [type(exc).__name__])[0])[:400]
+
+
+@contextlib.contextmanager
+def writing_artifacts(what: str):
+    """Around an upload to the active run's artifacts: a failure becomes a Z2HError naming the store."""
+    try:
+        yield
+    except (MlflowException, OSError) as exc:
+        run = mlflow.active_run()
+        store = run.info.artifact_uri if run else "?"
+        served = f" (served by {mlflow.get_tracking_uri()})" if store.startswith("mlflow-artifacts:") else ""
+        reason = _upload_failure(exc)
+        raise Z2HError(f"cannot write {what} to the artifact store {store}{served}: {reason}; check that it is "
+                       "writable and has space") from None
+
+
+def check_artifact_store(run) -> None:
+    """Write and remove a tiny file through the run's artifact store: fails in seconds, naming the store."""
+    with quick_requests(), writing_artifacts("a test file (before any training)"):
+        mlflow.log_text(f"zero2hero can write here (run {run.info.run_id})\n", PROBE_FILE)
+    with contextlib.suppress(Exception):  # a store that cannot delete keeps the probe; that is harmless
+        from mlflow.store.artifact.artifact_repository_registry import get_artifact_repository
+
+        get_artifact_repository(run.info.artifact_uri).delete_artifacts(PROBE_FILE)
 
 
 def experiment_id_for(name: str) -> str:
@@ -121,6 +187,7 @@ def stage_run(stage: str, name: str, tags: dict | None = None, nested: bool = Fa
     try:
         mlflow.set_tags({"z2h.stage": stage, "mlflow.runName": name, **owned_tags(), **(tags or {})})
         _check_artifact_access(run)
+        check_artifact_store(run)
         yield run
     except BaseException as exc:
         HEARTBEAT.remove(run.info.run_id)

@@ -1,6 +1,9 @@
 """The one training loop: AdamW, optional warm-up/linear decay, gradient accumulation, length-grouped
 batches, bf16 autocast on CUDA, seeded and deterministic on CPU, per-epoch dev scoring with the best
-epoch kept. Logging happens only through callbacks."""
+epoch kept. Logging happens only through callbacks.
+
+A non-finite loss or dev score stops training at once with a Z2HError naming the step and value: a diverged
+model would otherwise finish with a score that looks like a result."""
 from __future__ import annotations
 
 import contextlib
@@ -13,6 +16,7 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
+from ..errors import Z2HError
 from .batching import iterate_batches, length_grouped_batches
 from .callbacks import Callback
 from .config import TrainConfig, pick_device
@@ -63,6 +67,17 @@ def _schedule(config: TrainConfig, total_steps: int):
     return factor
 
 
+class TrainingDiverged(Z2HError):
+    """The loss or dev score became inf/NaN: this configuration gives no result (a search tries the next)."""
+
+
+def check_finite(what: str, value: float | None, where: str, config: TrainConfig) -> None:
+    """Raise TrainingDiverged when `value` is inf or NaN (the run then ends FAILED with this reason)."""
+    if value is not None and not math.isfinite(value):
+        raise TrainingDiverged(f"training diverged: {what} is {value} at {where} (lr={config.lr:g}, "
+                       f"weight_decay={config.weight_decay:g}); try a smaller lr")
+
+
 def train(
     model,
     task,
@@ -79,7 +94,8 @@ def train(
     Returns the epochs' dev scores and mean train losses; the model ends with the best epoch's weights.
     """
     if not features:
-        raise ValueError("no training features")
+        raise Z2HError(f"{task.name}: no training features: every training example was left out (see the "
+                       "warnings above, e.g. XQuAD answers that are not found in their context)")
     device = pick_device()
     seed_everything(config.seed)
     model.to(device)
@@ -107,8 +123,10 @@ def train(
             for micro, batch in iterate_batches(task, features, tokenizer, micro_batches, device):
                 with autocast(device):
                     loss = model(batch)["loss"] * (len(micro) / len(indices))
+                value = loss.item()
+                check_finite("train_loss", value, f"step {step + 1} (epoch {epoch})", config)
                 loss.backward()
-                batch_loss += loss.item()
+                batch_loss += value
             if config.max_grad_norm:
                 torch.nn.utils.clip_grad_norm_(model.parameters(), config.max_grad_norm)
             optimizer.step()
@@ -119,6 +137,7 @@ def train(
             for callback in callbacks:
                 callback.on_step(step, batch_loss, scheduler.get_last_lr()[0])
         score = dev_score(model) if dev_score is not None else None
+        check_finite("dev_score", score, f"epoch {epoch} (step {step})", config)
         result.dev_scores.append(score)
         result.train_losses.append(float(np.mean(losses)))
         for callback in callbacks:
