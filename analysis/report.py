@@ -106,7 +106,8 @@ def plot_best_feature(zero: pd.DataFrame, features: dict, correlations: pd.DataF
         values = features[(task, row.model)][row.feature].reindex(scores.index)
         ok = values.notna()
         _scatter(ax, values[ok], scores[ok], scores.index[ok])
-        ax.set(title=f"{task} · {row.model}: r = {row.pearson:.2f}", xlabel=row.feature, ylabel="zero-shot score (%)")
+        ax.set(title=f"{task} · {row.model}: r = {row.pearson:.2f}{_interval(row, 'pearson')}", xlabel=row.feature,
+               ylabel="zero-shot score (%)")
     return _save(fig, out / f"zero_shot_vs_feature_{task}.png")
 
 
@@ -128,6 +129,16 @@ def plot_predictions(zero: pd.DataFrame, fits: dict, task: str, out: Path) -> Pa
     return _save(fig, out / f"regression_{task}.png")
 
 
+def _present(frame: pd.DataFrame, *columns: str) -> list[str]:
+    """The interval columns a table has (tables written before they existed have none)."""
+    return [c for c in columns if c in frame.columns]
+
+
+def _interval(row, name: str) -> str:
+    low, high = getattr(row, f"{name}_lo", math.nan), getattr(row, f"{name}_hi", math.nan)
+    return "" if math.isnan(low) else f" [95% {low:.2f}, {high:.2f}]"
+
+
 def _section(title: str, frame: pd.DataFrame, columns: list[str], plot: Path | None, digits: int = 2) -> str:
     text = f"### {title}\n\n" + markdown_table(frame[columns] if not frame.empty else frame, digits)
     return text + (f"\n![{title}]({plot.name})\n" if plot else "") + "\n"
@@ -136,15 +147,16 @@ def _section(title: str, frame: pd.DataFrame, columns: list[str], plot: Path | N
 def write_report(out: Path, *, experiment: str, summary: list[str], zero: pd.DataFrame, features: dict,
                  correlations: pd.DataFrame, regression: pd.DataFrame, fits: dict, few_shot: pd.DataFrame,
                  curves: pd.DataFrame, costs: pd.DataFrame, notes: list[str],
-                 labels: dict[str, str] | None = None) -> list[Path]:
+                 labels: dict[str, str] | None = None, budget_validation: pd.DataFrame | None = None) -> list[Path]:
     """Write report.md (organised by task) and its plots into `out`; returns every file written.
 
     `labels` maps a `model` to the short name shown in the report and plots (the CSVs keep `model` as recorded).
     """
     name = (labels or {}).get
-    zero, correlations, regression, few_shot, curves, costs = (
+    validation = budget_validation if budget_validation is not None else pd.DataFrame(columns=["task", "model"])
+    zero, correlations, regression, few_shot, curves, costs, validation = (
         frame.assign(model=frame["model"].map(lambda m: name(m, m))) if "model" in frame else frame
-        for frame in (zero, correlations, regression, few_shot, curves, costs))
+        for frame in (zero, correlations, regression, few_shot, curves, costs, validation))
     for model, label in sorted((labels or {}).items(), key=lambda item: -len(item[0])):  # longest path first
         notes = [note.replace(model, label) for note in notes]
     fits = {(task, name(model, model)): fit for (task, model), fit in fits.items()}
@@ -160,10 +172,12 @@ def write_report(out: Path, *, experiment: str, summary: list[str], zero: pd.Dat
         scores = zero[zero["task"] == task].pivot_table(index="lang", columns="model", values="score")
         parts.append("### Zero-shot scores (%)\n\n" + markdown_table(scores.reset_index(), 1) + "\n")
         of = {name: frame[frame["task"] == task] for name, frame in
-              [("corr", correlations), ("reg", regression), ("few", few_shot), ("cost", costs)]}
+              [("corr", correlations), ("reg", regression), ("few", few_shot), ("cost", costs),
+               ("budget", validation)]}
         parts.append(_section("Correlation of zero-shot score with language features", of["corr"],
-                              ["model", "feature", "pearson", "pearson_p", "spearman", "spearman_p", "n_langs"],
-                              plots["feature"], 3))
+                              ["model", "feature", "pearson", *_present(of["corr"], "pearson_lo", "pearson_hi"),
+                               "pearson_p", "spearman", *_present(of["corr"], "spearman_lo", "spearman_hi"),
+                               "spearman_p", "n_langs"], plots["feature"], 3))
         parts.append(_section("Meta-regression (LOOCV, greedy forward selection)", of["reg"],
                               ["model", "selected_features", "weights", "pearson", "spearman", "mae"], plots["fit"], 3))
         signed = [f"{m}: " + ", ".join(f"{f} {c:+.2f}" for f, c in zip(fit.selected, fit.coefficients))
@@ -172,12 +186,16 @@ def write_report(out: Path, *, experiment: str, summary: list[str], zero: pd.Dat
             parts.append("Signed coefficients on z-scored features (points per standard deviation): "
                          + "; ".join(signed) + "\n")
         parts.append(_section("Few-shot scores (mean over target languages) and Δ vs zero-shot", of["few"],
-                              ["model", "sampling", "k", "mean_score", "std_score", "n_seeds", "delta_vs_zero",
-                               "n_langs"], plots["heat"]))
+                              ["model", "sampling", "k", "mean_score", *_present(of["few"], "mean_lo", "mean_hi"),
+                               "std_score", "n_seeds", "delta_vs_zero", "n_langs"], plots["heat"]))
         if plots["curves"]:
             parts.append(f"Per-language curves:\n\n![{task} curves]({plots['curves'].name})\n")
         parts.append(_section("Costs: annotation per target language, compute per run", of["cost"],
                               [c for c in costs.columns if c != "task"], None))
+        if not of["budget"].empty:
+            parts.append(_section("Budget planner: leave-one-language-out error (points) vs the naive baseline "
+                                  "(held-out zero-shot + the other languages' mean gain)", of["budget"],
+                                  ["model", "sampling", "k", "planner_mae", "baseline_mae", "n_langs"], None))
     if not tasks:
         parts.append("No results to analyse.\n")
     parts.append("## Notes\n")
