@@ -187,6 +187,7 @@ def plot(answer: Answer, path: Path, target: float | None = None) -> Path:
         ax.axhline(target, color="red", linestyle="--", linewidth=1, label=f"target {target:g}")
     ax.axvline(answer.k, color="grey", linestyle=":", linewidth=1, label=f"answer k={answer.k}")
     ax.set_xscale("symlog", linthresh=1)  # k spans 0..1000: log scale with 0 on it
+    ax.set_xlim(left=0)
     ax.set(title=f"{answer.task} · {answer.label} · {answer.lang} · {answer.sampling}", xlabel="k (annotated examples)",
            ylabel="score (%)")
     ax.legend(fontsize=8)

@@ -66,8 +66,9 @@ def plot_heatmaps(few_shot: pd.DataFrame, task: str, out: Path) -> Path | None:
     return _save(fig, out / f"few_shot_delta_{task}.png")
 
 
-def plot_curves(curves: pd.DataFrame, task: str, out: Path) -> Path | None:
-    """Score vs k per target language; one panel per (model, sampling)."""
+def plot_curves(curves: pd.DataFrame, task: str, out: Path, few_shot: pd.DataFrame | None = None) -> Path | None:
+    """Score vs k per target language; one panel per (model, sampling); with `few_shot`, the mean over languages
+    and its 95% interval (mean_lo, mean_hi) as a black line and a grey band."""
     rows = curves[curves["task"] == task]
     panels = rows[["model", "sampling"]].drop_duplicates().sort_values(["model", "sampling"])
     if rows.empty or not (rows["k"] > 0).any():
@@ -79,6 +80,11 @@ def plot_curves(curves: pd.DataFrame, task: str, out: Path) -> Path | None:
         panel = rows[(rows["model"] == model) & (rows["sampling"] == sampling)]
         for lang, line in panel.groupby("lang"):
             ax.plot(line["k"], line["score"], marker="o", label=lang, color=colours.get(lang))
+        if few_shot is not None and "mean_lo" in few_shot:
+            mean = few_shot[(few_shot["task"] == task) & (few_shot["model"] == model)
+                            & (few_shot["sampling"] == sampling)].sort_values("k")
+            ax.plot(mean["k"], mean["mean_score"], color="black", linewidth=2, label="mean")
+            ax.fill_between(mean["k"], mean["mean_lo"], mean["mean_hi"], color="grey", alpha=0.3, label="95% CI")
         ax.set(title=f"{task} · {model} · {sampling}", xlabel="k (target examples)", ylabel="score (%)")
         ks = sorted(panel["k"].unique())
         ax.set_xscale("symlog", linthresh=max(1, min([k for k in ks if k > 0], default=1)))  # k spans 0..1000
@@ -164,7 +170,7 @@ def write_report(out: Path, *, experiment: str, summary: list[str], zero: pd.Dat
     tasks = sorted(set(zero["task"]) | set(few_shot["task"]))
     written, parts = [], [f"# Analysis of experiment `{experiment}`\n", *[f"- {line}" for line in summary], ""]
     for task in tasks:
-        plots = {"heat": plot_heatmaps(few_shot, task, out), "curves": plot_curves(curves, task, out),
+        plots = {"heat": plot_heatmaps(few_shot, task, out), "curves": plot_curves(curves, task, out, few_shot),
                  "feature": plot_best_feature(zero, features, correlations, task, out),
                  "fit": plot_predictions(zero, fits, task, out)}
         written += [p for p in plots.values() if p]

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import json
 import tempfile
+import warnings
 from pathlib import Path
 
 import mlflow
@@ -44,11 +45,13 @@ def log_transfer_model(predictor: TransferPredictor, registered_name: str, tags:
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "predictor.json"
         path.write_text(json.dumps(predictor.record, indent=1))
-        info = mlflow.pyfunc.log_model(
-            name=registered_name.removeprefix("z2h-"),  # one artifact per (task, model) in the analysis run
-            python_model=str(Path(__file__).with_name("transfer_entry.py")),
-            artifacts={"predictor": str(path)}, signature=SIGNATURE, pip_requirements=PIP_REQUIREMENTS,
-            registered_model_name=registered_name)
+        with warnings.catch_warnings():  # no input example on purpose: logging one would run lang2vec lookups
+            warnings.filterwarnings("ignore", message=".*input example was not provided.*")
+            info = mlflow.pyfunc.log_model(
+                name=registered_name.removeprefix("z2h-"),  # one artifact per (task, model) in the analysis run
+                python_model=str(Path(__file__).with_name("transfer_entry.py")),
+                artifacts={"predictor": str(path)}, signature=SIGNATURE, pip_requirements=PIP_REQUIREMENTS,
+                registered_model_name=registered_name)
     version = info.registered_model_version
     client = MlflowClient()
     for key, value in (tags or {}).items():
