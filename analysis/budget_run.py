@@ -133,6 +133,8 @@ def plan(results: pd.DataFrame, labels: dict, task: str, model: str, lang: str, 
     else:
         found = smallest_k(planner, zero, zero_width, value)
         chosen, reached = (found, True) if found is not None else (planner.k_max, False)
+        if chosen == 0:
+            notes.append("the zero-shot score already reaches the target: nothing to annotate")
         if not reached:
             best = planner.curve(zero, zero_width, [planner.k_max])[0][0]
             notes.append(f"target {value:g} is above what the curve reaches: {best:.1f} at the largest measured "

@@ -123,6 +123,8 @@ def test_budget_answers_for_target_budget_and_k(results):
     assert at_k.k == 100 and at_k.predicted_score > at_k.zero_shot
     text = paragraph(new)
     assert text.startswith("With $50 on dep yo with mbert") and "annotate 178 examples" in text
+    done = plan(results, {}, "dep", "mbert", "it", target=80)
+    assert done.k == 0 and "already reaches the target" in paragraph(done)
     high = plan(results, {}, "dep", "mbert", "it", target=99)
     assert not high.reached and high.k == 1000 and "above what the curve reaches" in paragraph(high)
 
@@ -147,3 +149,12 @@ def test_budget_needs_few_shot_runs():
     zero_only = results_table([row for row in score_rows() if row[3] == 0])
     with pytest.raises(Z2HError, match="no few-shot runs of dep/mbert"):
         plan(zero_only, {}, "dep", "mbert", "tr", target=70)
+
+
+def test_budget_parameters_empty_means_not_given():
+    from zero2hero.config import parse_params
+
+    params = parse_params("budget", ["--task", "dep", "--lang", "yo", "--target", "", "--k", "100"])
+    assert (params.target, params.budget_usd, params.k) == (None, "", 100)
+    with pytest.raises(Z2HError, match="budget_usd='-5' is not valid"):
+        parse_params("budget", ["--task", "dep", "--lang", "yo", "--budget_usd", "-5"])
