@@ -12,6 +12,7 @@ import pandas as pd
 import pytest
 from mlflow.tracking import MlflowClient
 
+from analysis.main import run_ingest
 from helpers import BIN, REPO, free_port, mlflow_run, z2h
 from published_scores import write_scores
 
@@ -25,7 +26,11 @@ def analysed(mlflow_server, tmp_path_factory):
     """The published-style DEP table ingested and analysed once for the module; returns the report folder."""
     tmp = tmp_path_factory.mktemp("budget")
     write_scores(tmp / "scores.csv", seeds=(1, 2))  # two seeds: the table stays small to ingest
-    mlflow_run("ingest", {"scores": tmp / "scores.csv", "experiment": EXPERIMENT}, mlflow_server.uri)
+    mlflow.set_tracking_uri(mlflow_server.uri)
+    try:  # in-process: the ingest entry point has its own tests
+        run_ingest(str(tmp / "scores.csv"), EXPERIMENT)
+    finally:
+        mlflow.set_tracking_uri(None)
     mlflow_run("analysis", {"experiment": EXPERIMENT, "output_dir": tmp / "report"}, mlflow_server.uri,
                experiment="budget-analyses")
     return tmp / "report"
@@ -78,14 +83,14 @@ def test_budget_for_a_language_with_runs_and_one_without(analysed, tracking):
     assert "With $50 on dep yo" in new.stdout and "transfer predictor" in new.stdout
     run = budget_runs(client, EXPERIMENT)[0]
     assert run.data.metrics["k"] == 178 and run.data.metrics["annotation_cost_usd"] <= 50
+
+
+def test_budget_above_the_curve_and_bad_input(analysed, tracking, tmp_path):
+    client = MlflowClient()
     above = z2h("budget", "--experiment", EXPERIMENT, "--task", "dep", "--model", "mbert", "--lang", "kaz",
                 "--target", "99", tracking_uri=tracking)
     assert above.returncode == 0 and "above what the curve reaches" in above.stdout
     assert budget_runs(client, EXPERIMENT)[0].data.metrics["target_reached"] == 0
-
-
-def test_budget_bad_input_fails_the_run(analysed, tracking, tmp_path):
-    client = MlflowClient()
     bad = z2h("budget", "--experiment", EXPERIMENT, "--task", "dep", "--model", "mbert", "--lang", "xx",
               "--k", "100", tracking_uri=tracking)
     assert bad.returncode == 2 and "'xx' is unknown to lang2vec" in bad.stderr and "Traceback" not in bad.stderr
@@ -94,7 +99,7 @@ def test_budget_bad_input_fails_the_run(analysed, tracking, tmp_path):
 
     (tmp_path / "zero.csv").write_text("task,model,lang,k,sampling,seed,score\n"
                                        + "".join(f"dep,mbert,{x},0,,1,{50 + i}\n" for i, x in enumerate("it tr fi".split())))
-    mlflow_run("ingest", {"scores": tmp_path / "zero.csv", "experiment": "zero-only"}, tracking)
+    run_ingest(str(tmp_path / "zero.csv"), "zero-only")
     result = mlflow_run("budget", {"experiment": "zero-only", "task": "dep", "model": "mbert", "lang": "tr",
                                    "target": 70}, tracking, experiment="budgets", check=False)
     assert result.returncode != 0 and "no few-shot runs of dep/mbert" in result.stderr
