@@ -214,7 +214,7 @@ def budget_entry(params) -> Answer:
     except Z2HError:
         found = None  # reported inside the run, so the failure is recorded
     target, budget_usd, k = (_optional(getattr(params, m)) for m in MODES)
-    name = f"budget/{params.task}/{params.model}/{params.lang}"
+    name = f"budget/{params.task}/{model_slug(params.model) if params.model else 'model'}/{params.lang}"
     with stage_run("budget", name, experiment=found.name if found else None):
         log_params({n: getattr(params, n) for n in ("experiment", "task", "model", "lang", "sampling", *MODES,
                                                       "costs", "size") if _optional(getattr(params, n)) is not None})
