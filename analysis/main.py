@@ -14,16 +14,19 @@ from mlflow import MlflowClient
 from mlflow.entities import Metric, Param
 
 from zero2hero.errors import DataError
-from zero2hero.lang_features import corpus_sizes, language_features, parse_features
+from zero2hero.lang_features import corpus_for_model, corpus_sizes, language_features, parse_features
 from zero2hero.languages import KNOWN_LANGS, TASK_TARGETS
 from zero2hero.tracking.runs import log_metrics, log_params
 
 from . import collect
+from .budget import validation_table
 from .costs import cost_table, load_costs
 from .few_shot import few_shot_table, language_curves
+from .intervals import add_correlation_intervals, add_few_shot_intervals
 from .report import write_report
 from .stats import (CORRELATION_COLUMNS, MIN_LANGS, REGRESSION_COLUMNS, correlation_rows, forward_selection,
                     regression_row)
+from .transfer import TransferPredictor, registered_transfer_name
 
 log = logging.getLogger(__name__)
 INGEST_COLUMNS = ("task", "model", "lang", "k", "sampling", "seed", "score")
@@ -53,6 +56,23 @@ def _analyse_zero_shot(zero: pd.DataFrame, features, source_lang: str, size_corp
             pd.DataFrame(regressions, columns=REGRESSION_COLUMNS), feature_tables, fits, notes)
 
 
+def _transfer_predictors(zero, feature_tables, fits, source_lang, size_corpus) -> dict:
+    """A transfer predictor per (task, model) whose meta-regression selected at least one feature."""
+    predictors = {}
+    for (task, model), fit in fits.items():
+        if fit.selected:
+            scores = zero[(zero["task"] == task) & (zero["model"] == model)].set_index("lang")["score"]
+            predictors[(task, model)] = TransferPredictor.from_analysis(
+                task, model, scores, feature_tables[(task, model)], source_lang, corpus_for_model(model, size_corpus))
+    return predictors
+
+
+def _predictor_note(key, predictor, labels) -> str:
+    fit = predictor.fit
+    return (f"{key[0]}/{key[1]}: transfer predictor registered as {registered_transfer_name(*key, labels)}@latest "
+            f"({'+'.join(fit.selected)}; 80% interval ±{fit.halfwidth:.1f} points from leave-one-out residuals)")
+
+
 def _summary(runs: pd.DataFrame, results: pd.DataFrame, source_lang: str, features, labels: dict) -> list[str]:
     counts = results["stage"].value_counts()
     lines = [f"{len(results)} result runs ({', '.join(f'{n} {s}' for s, n in counts.items()) or 'none'}) "
@@ -65,8 +85,10 @@ def _summary(runs: pd.DataFrame, results: pd.DataFrame, source_lang: str, featur
     return lines
 
 
-def _log_analysis_run(experiment_id: str, output_dir: Path, params: dict[str, str], n_results: int) -> str:
-    """Log the outputs to the active run (under `mlflow run` the project's), else to a new analysis run."""
+def _log_analysis_run(experiment_id: str, output_dir: Path, params: dict[str, str], n_results: int,
+                      predictors: dict | None = None, labels: dict | None = None) -> str:
+    """Log the outputs to the active run (under `mlflow run` the project's), else to a new analysis run;
+    register the transfer predictors as models of that run."""
     started = mlflow.active_run() is None
     if started:
         # MLFLOW_RUN_ID (set by `mlflow run`) makes start_run attach to the project run wherever it lives
@@ -78,6 +100,10 @@ def _log_analysis_run(experiment_id: str, output_dir: Path, params: dict[str, st
         log_metrics({"n_result_runs": n_results})
         mlflow.set_tags({collect.STAGE_TAG: "analysis", "mlflow.runName": f"analysis/{params['experiment']}"})
         mlflow.log_artifacts(str(output_dir))
+        if predictors:
+            from .transfer_model import register_transfer_models  # MLflow's model machinery: only when needed
+
+            register_transfer_models(predictors, labels or {}, params["experiment"])
     finally:
         if started:
             mlflow.end_run()
@@ -106,7 +132,13 @@ def run_analysis(experiment: str, source_lang: str = "en", features=("SYN", "PHO
     correlations, regression, feature_tables, fits, more_notes = _analyse_zero_shot(zero, features, source_lang,
                                                                                      size_corpus)
     notes += more_notes
+    correlations = add_correlation_intervals(correlations, zero, feature_tables)
     few, curves = few_shot_table(results, source_lang), language_curves(results, source_lang)
+    few = add_few_shot_intervals(few, results, source_lang)
+    validation = validation_table(curves)
+    labels = collect.model_labels(runs)
+    predictors = _transfer_predictors(zero, feature_tables, fits, source_lang, size_corpus)
+    notes += [_predictor_note(key, predictor, labels) for key, predictor in predictors.items()]
     tokens = collect.load_shot_tokens(results, client) if config.get("use_shot_tokens") else {}
     cost = cost_table(results, few, config, tokens, source_lang)
 
@@ -114,21 +146,21 @@ def run_analysis(experiment: str, source_lang: str = "en", features=("SYN", "PHO
     out.mkdir(parents=True, exist_ok=True)
     paths = {}
     for name, frame in [("correlations", correlations), ("regression", regression), ("few_shot", few),
-                        ("costs", cost)]:
+                        ("costs", cost), ("budget_validation", validation)]:
         paths[name] = out / f"{name}.csv"
         frame.to_csv(paths[name], index=False)
-    labels = collect.model_labels(runs)
     written = write_report(out, experiment=found.name, summary=_summary(runs, results, source_lang, features, labels),
                            labels=labels,
                            zero=zero, features=feature_tables, correlations=correlations, regression=regression,
-                           fits=fits, few_shot=few, curves=curves, costs=cost, notes=notes)
+                           fits=fits, few_shot=few, curves=curves, costs=cost, notes=notes,
+                           budget_validation=validation)
     paths["report"] = written[0]
     paths.update({p.stem: p for p in written[1:]})
     for note in notes:
         log.info("analysis note: %s", note)
     params = {"experiment": experiment, "source_lang": source_lang, "features": ",".join(features),
               "costs": costs or "", "output_dir": str(output_dir), "size_corpus": size_corpus or ""}
-    _log_analysis_run(found.experiment_id, out, params, len(results))
+    _log_analysis_run(found.experiment_id, out, params, len(results), predictors, labels)
     return {name: str(path) for name, path in paths.items()}
 
 

@@ -74,8 +74,9 @@ def plot_heatmaps(few_shot: pd.DataFrame, task: str, out: Path) -> Path | None:
     return _save(fig, out / f"few_shot_delta_{task}.png")
 
 
-def plot_curves(curves: pd.DataFrame, task: str, out: Path) -> Path | None:
-    """Score vs k per target language; one panel per (model, sampling)."""
+def plot_curves(curves: pd.DataFrame, task: str, out: Path, few_shot: pd.DataFrame | None = None) -> Path | None:
+    """Score vs k per target language; one panel per (model, sampling); with `few_shot`, the mean over languages
+    and its 95% interval (mean_lo, mean_hi) as a black line and a grey band."""
     rows = curves[curves["task"] == task]
     rows = rows.assign(sampling=_with_setting(rows))
     panels = rows[["model", "sampling"]].drop_duplicates().sort_values(["model", "sampling"])
@@ -88,6 +89,11 @@ def plot_curves(curves: pd.DataFrame, task: str, out: Path) -> Path | None:
         panel = rows[(rows["model"] == model) & (rows["sampling"] == sampling)]
         for lang, line in panel.groupby("lang"):
             ax.plot(line["k"], line["score"], marker="o", label=lang, color=colours.get(lang))
+        if few_shot is not None and "mean_lo" in few_shot:
+            mean = few_shot[(few_shot["task"] == task) & (few_shot["model"] == model)
+                            & (few_shot["sampling"] == sampling)].sort_values("k")
+            ax.plot(mean["k"], mean["mean_score"], color="black", linewidth=2, label="mean")
+            ax.fill_between(mean["k"], mean["mean_lo"], mean["mean_hi"], color="grey", alpha=0.3, label="95% CI")
         ax.set(title=f"{task} · {model} · {sampling}", xlabel="k (target examples)", ylabel="score (%)")
         ks = sorted(panel["k"].unique())
         ax.set_xscale("symlog", linthresh=max(1, min([k for k in ks if k > 0], default=1)))  # k spans 0..1000
@@ -115,7 +121,8 @@ def plot_best_feature(zero: pd.DataFrame, features: dict, correlations: pd.DataF
         values = features[(task, row.model)][row.feature].reindex(scores.index)
         ok = values.notna()
         _scatter(ax, values[ok], scores[ok], scores.index[ok])
-        ax.set(title=f"{task} · {row.model}: r = {row.pearson:.2f}", xlabel=row.feature, ylabel="zero-shot score (%)")
+        ax.set(title=f"{task} · {row.model}: r = {row.pearson:.2f}{_interval(row, 'pearson')}", xlabel=row.feature,
+               ylabel="zero-shot score (%)")
     return _save(fig, out / f"zero_shot_vs_feature_{task}.png")
 
 
@@ -137,6 +144,16 @@ def plot_predictions(zero: pd.DataFrame, fits: dict, task: str, out: Path) -> Pa
     return _save(fig, out / f"regression_{task}.png")
 
 
+def _present(frame: pd.DataFrame, *columns: str) -> list[str]:
+    """The interval columns a table has (tables written before they existed have none)."""
+    return [c for c in columns if c in frame.columns]
+
+
+def _interval(row, name: str) -> str:
+    low, high = getattr(row, f"{name}_lo", math.nan), getattr(row, f"{name}_hi", math.nan)
+    return "" if math.isnan(low) else f" [95% {low:.2f}, {high:.2f}]"
+
+
 def _section(title: str, frame: pd.DataFrame, columns: list[str], plot: Path | None, digits: int = 2) -> str:
     text = f"### {title}\n\n" + markdown_table(frame[columns] if not frame.empty else frame, digits)
     return text + (f"\n![{title}]({plot.name})\n" if plot else "") + "\n"
@@ -145,15 +162,16 @@ def _section(title: str, frame: pd.DataFrame, columns: list[str], plot: Path | N
 def write_report(out: Path, *, experiment: str, summary: list[str], zero: pd.DataFrame, features: dict,
                  correlations: pd.DataFrame, regression: pd.DataFrame, fits: dict, few_shot: pd.DataFrame,
                  curves: pd.DataFrame, costs: pd.DataFrame, notes: list[str],
-                 labels: dict[str, str] | None = None) -> list[Path]:
+                 labels: dict[str, str] | None = None, budget_validation: pd.DataFrame | None = None) -> list[Path]:
     """Write report.md (organised by task) and its plots into `out`; returns every file written.
 
     `labels` maps a `model` to the short name shown in the report and plots (the CSVs keep `model` as recorded).
     """
     name = (labels or {}).get
-    zero, correlations, regression, few_shot, curves, costs = (
+    validation = budget_validation if budget_validation is not None else pd.DataFrame(columns=["task", "model"])
+    zero, correlations, regression, few_shot, curves, costs, validation = (
         frame.assign(model=frame["model"].map(lambda m: name(m, m))) if "model" in frame else frame
-        for frame in (zero, correlations, regression, few_shot, curves, costs))
+        for frame in (zero, correlations, regression, few_shot, curves, costs, validation))
     for model, label in sorted((labels or {}).items(), key=lambda item: -len(item[0])):  # longest path first
         notes = [note.replace(model, label) for note in notes]
     fits = {(task, name(model, model)): fit for (task, model), fit in fits.items()}
@@ -161,7 +179,7 @@ def write_report(out: Path, *, experiment: str, summary: list[str], zero: pd.Dat
     tasks = sorted(set(zero["task"]) | set(few_shot["task"]))
     written, parts = [], [f"# Analysis of experiment `{experiment}`\n", *[f"- {line}" for line in summary], ""]
     for task in tasks:
-        plots = {"heat": plot_heatmaps(few_shot, task, out), "curves": plot_curves(curves, task, out),
+        plots = {"heat": plot_heatmaps(few_shot, task, out), "curves": plot_curves(curves, task, out, few_shot),
                  "feature": plot_best_feature(zero, features, correlations, task, out),
                  "fit": plot_predictions(zero, fits, task, out)}
         written += [p for p in plots.values() if p]
@@ -169,10 +187,12 @@ def write_report(out: Path, *, experiment: str, summary: list[str], zero: pd.Dat
         scores = zero[zero["task"] == task].pivot_table(index="lang", columns="model", values="score")
         parts.append("### Zero-shot scores (%)\n\n" + markdown_table(scores.reset_index(), 1) + "\n")
         of = {name: frame[frame["task"] == task] for name, frame in
-              [("corr", correlations), ("reg", regression), ("few", few_shot), ("cost", costs)]}
+              [("corr", correlations), ("reg", regression), ("few", few_shot), ("cost", costs),
+               ("budget", validation)]}
         parts.append(_section("Correlation of zero-shot score with language features", of["corr"],
-                              ["model", "feature", "pearson", "pearson_p", "spearman", "spearman_p", "n_langs"],
-                              plots["feature"], 3))
+                              ["model", "feature", "pearson", *_present(of["corr"], "pearson_lo", "pearson_hi"),
+                               "pearson_p", "spearman", *_present(of["corr"], "spearman_lo", "spearman_hi"),
+                               "spearman_p", "n_langs"], plots["feature"], 3))
         parts.append(_section("Meta-regression (LOOCV, greedy forward selection)", of["reg"],
                               ["model", "selected_features", "weights", "pearson", "spearman", "mae"], plots["fit"], 3))
         signed = [f"{m}: " + ", ".join(f"{f} {c:+.2f}" for f, c in zip(fit.selected, fit.coefficients))
@@ -181,13 +201,16 @@ def write_report(out: Path, *, experiment: str, summary: list[str], zero: pd.Dat
             parts.append("Signed coefficients on z-scored features (points per standard deviation): "
                          + "; ".join(signed) + "\n")
         parts.append(_section("Few-shot scores (mean over target languages) and Δ vs zero-shot", of["few"],
-                              ["model", "sampling", "setting", "k", "mean_score", "std_score", "n_seeds",
-                               "delta_vs_zero",
-                               "n_langs"], plots["heat"]))
+                              ["model", "sampling", "k", "mean_score", *_present(of["few"], "mean_lo", "mean_hi"),
+                               "std_score", "n_seeds", "delta_vs_zero", "n_langs", "setting"], plots["heat"]))
         if plots["curves"]:
             parts.append(f"Per-language curves:\n\n![{task} curves]({plots['curves'].name})\n")
         parts.append(_section("Costs: annotation per target language, compute per run", of["cost"],
                               [c for c in costs.columns if c != "task"], None))
+        if not of["budget"].empty:
+            parts.append(_section("Budget planner: leave-one-language-out error (points) vs the naive baseline "
+                                  "(held-out zero-shot + the other languages' mean gain)", of["budget"],
+                                  ["model", "sampling", "k", "planner_mae", "baseline_mae", "n_langs"], None))
     if not tasks:
         parts.append("No results to analyse.\n")
     parts.append("## Notes\n")

@@ -47,8 +47,18 @@ def _ols(features: np.ndarray, y: np.ndarray) -> np.ndarray:
 
 
 def loocv_predictions(features: np.ndarray, y: np.ndarray) -> np.ndarray:
-    """Leave-one-out predictions: for each row, OLS fitted on all other rows predicts that row."""
+    """Leave-one-out predictions: for each row, OLS fitted on all other rows predicts that row.
+
+    Computed in closed form from one fit (prediction_i = y_i - e_i / (1 - h_ii), h the hat matrix's diagonal);
+    where a row has all the leverage (h_ii ~ 1) the n refits are done explicitly.
+    """
     features, y = np.asarray(features, dtype=float).reshape(len(y), -1), np.asarray(y, dtype=float)
+    design = np.column_stack([np.ones(len(y)), features])
+    pinv = np.linalg.pinv(design)
+    leverage = np.einsum("ij,ji->i", design, pinv)
+    if np.all(1 - leverage > 1e-4):  # closer to 1 the division loses precision
+        residuals = y - design @ (pinv @ y)
+        return y - residuals / (1 - leverage)
     predictions = np.empty(len(y))
     for i in range(len(y)):
         train = np.arange(len(y)) != i
@@ -58,7 +68,10 @@ def loocv_predictions(features: np.ndarray, y: np.ndarray) -> np.ndarray:
 
 
 def _pearson(a: np.ndarray, b: np.ndarray) -> float:
-    return correlate(a, b)["pearson"]
+    """Pearson of two finite vectors without p-values (forward selection calls it thousands of times)."""
+    if len(a) < MIN_LANGS or not (np.all(np.isfinite(a)) and np.all(np.isfinite(b))) or np.ptp(a) == 0 or np.ptp(b) == 0:
+        return math.nan
+    return float(np.corrcoef(a, b)[0, 1])
 
 
 @dataclass
@@ -92,9 +105,11 @@ def forward_selection(features: pd.DataFrame, scores: pd.Series) -> Regression:
     features = features.loc[scores.index]
     candidates = regression_candidates(features)
     z, y = zscore(features[candidates]), scores.to_numpy(dtype=float)
+    columns = {c: z[c].to_numpy() for c in candidates}  # numpy, not DataFrame lookups, inside the loops
     selected, current, predictions = [], -math.inf, np.full(len(y), math.nan)
     while len(selected) + 2 <= len(y) - 1:
-        trials = {c: loocv_predictions(z[selected + [c]].to_numpy(), y) for c in candidates if c not in selected}
+        trials = {c: loocv_predictions(np.column_stack([columns[s] for s in selected + [c]]), y)
+                  for c in candidates if c not in selected}
         scored = {c: _pearson(p, y) for c, p in trials.items()}
         scored = {c: r for c, r in scored.items() if not math.isnan(r)}
         if not scored:

@@ -14,6 +14,7 @@ RUNNERS = {
     "evaluate": "zero2hero.stages.evaluate:run_evaluate",
     "ingest": "analysis.main:ingest_entry",
     "analysis": "analysis.main:analysis_entry",
+    "budget": "analysis.budget_run:budget_entry",
     "few_shot": "zero2hero.stages.few_shot:run_few_shot",
     "search": "zero2hero.search:run_search",
     "grid": "zero2hero.stages.grid:run_grid",

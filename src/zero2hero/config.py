@@ -91,6 +91,11 @@ def _shard(value: str) -> str:
     return f"{int(index)}/{int(count)}"
 
 
+def _optional(parse: Callable[[str], Any]) -> Callable[[str], Any]:
+    """An optional value: empty = not given (None); MLproject passes unset parameters as ""."""
+    return lambda value: None if str(value).strip() == "" else parse(value)
+
+
 def _pool(value: str) -> str:
     return str(PoolSpec.parse(value))
 
@@ -180,6 +185,21 @@ ENTRY_POINTS: dict[str, list[Param]] = {
         _p("costs", str, "", "YAML file overriding the annotation-cost settings (SPEC §6.4)"),
         _p("output_dir", str, "analysis-output", "where the tables, plots and report.md are written"),
         _p("size_corpus", str, "", "SIZE corpus for models the default mapping does not know (or MODEL=CORPUS pairs)"),
+    ],
+    "budget": [
+        _p("experiment", str, "zero2hero", "experiment (name or id) whose zero-shot and few-shot results are used"),
+        _p("task", str, None, "task"),
+        _p("model", str, "", "model as recorded in the runs (HF id, directory or ingested name) or its short name"),
+        _p("lang", str, None, "target language: any ISO 639-1 or 639-3 code lang2vec knows (yo, kaz, de)"),
+        _p("target", _optional(float), "", "score (percent) to reach: answers the k to annotate"),
+        _p("budget_usd", _optional(_pos_float), "", "dollars to spend on annotation: answers the k they buy"),
+        _p("k", _optional(_nonneg_int), "", "examples to annotate: answers the predicted score"),
+        _p("sampling", str, "random", "few-shot sampling whose curves are used"),
+        _p("source_lang", str, "en", "source language of the transfer"),
+        _p("features", str, "SYN,PHON,INV,FAM,GEO,SIZE", "features of the transfer predictor (languages without a zero-shot run)"),
+        _p("costs", str, "", "YAML file overriding the annotation-cost settings"),
+        _p("size_corpus", str, "", "SIZE corpus for models the default mapping does not know (or MODEL=CORPUS pairs)"),
+        _p("size", _optional(_pos_float), "", "raw pretraining-corpus size of lang, for SIZE when the shipped table lacks it"),
     ],
     "few_shot": [
         _p("task", str, None, "task", TASK_NAMES),

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import csv
 import functools
+import importlib.metadata
 import importlib.resources
 import json
 import math
@@ -39,7 +40,9 @@ MODEL_CORPORA = (("xlm-roberta-", "cc100"), ("xlmr", "cc100"),
 def _lang2vec_data():
     # Read lang2vec's data files directly: importing lang2vec costs ~2 s (it loads every .npz up front)
     # and needs pkg_resources, which recent setuptools lack (STACK.md).
-    return importlib.resources.files("lang2vec") / "data"
+    # Located through the installed distribution, not `import lang2vec`: lang2vec also installs a script
+    # bin/lang2vec.py, which shadows the package when a console script (z2h) puts bin/ first on sys.path.
+    return Path(importlib.metadata.distribution("lang2vec").locate_file("lang2vec/data"))
 
 
 @functools.lru_cache(maxsize=1)

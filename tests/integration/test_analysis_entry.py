@@ -44,7 +44,8 @@ def test_ingest_then_analysis_writes_every_output(tracking, tmp_path):
     mlflow_run("analysis", {"experiment": "published", "output_dir": out}, tracking, experiment="analyses")
     correlations = pd.read_csv(out / "correlations.csv")
     assert list(correlations.columns) == ["task", "model", "feature", "pearson", "pearson_p", "spearman",
-                                          "spearman_p", "n_langs"]
+                                          "spearman_p", "n_langs", "pearson_lo", "pearson_hi", "spearman_lo",
+                                          "spearman_hi"]
     assert set(correlations["feature"]) == {"SYN", "PHON", "INV", "FAM", "GEO", "SIZE"}
     assert correlations.loc[correlations["feature"] == "FAM", "n_langs"].item() == 11  # Basque: an isolate
     regression = pd.read_csv(out / "regression.csv")
