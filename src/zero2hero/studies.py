@@ -58,7 +58,7 @@ def _storage(url: str):
     interval = max(1, int(heartbeat_interval()))
     return optuna.storages.RDBStorage(storage_url(url), heartbeat_interval=interval,
                                       grace_period=max(int(heartbeat_grace()), 2 * interval),
-                                      failed_trial_callback=_on_stale_trial)
+                                      heartbeat_stale_trial_callback=_on_stale_trial)
 
 
 def masked_url(url: str) -> str:

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import pytest
 
-from zero2hero.errors import DataError
+from zero2hero.errors import DataError, Z2HError
 from zero2hero.stages.plan import DEFAULT_K, parse_plan
 from zero2hero.tracking.queries import canonical
 
@@ -95,3 +95,34 @@ def test_the_demo_plan_is_valid(monkeypatch):
     monkeypatch.setenv("Z2H_DATA_DIR", "/data")
     plan = load_plan(Path(__file__).resolve().parents[2] / "plans" / "demo.yaml")
     assert plan.tasks == ["pos", "dep", "ner"] and plan.models == ["/minilm"] and plan.ks("dep") == [0, 10, 100]
+
+
+def test_the_executor_section_is_checked_with_its_line():
+    from zero2hero.stages.plan import parse_plan
+
+    base = "tasks: [pos]\nmodels: [m]\n"
+    plan = parse_plan(base + "executor: {kind: ray, address: auto, gpus_per_worker: 0.5, cpus_per_worker: 2}\n")
+    assert (plan.executor.kind, plan.executor.address, plan.executor.gpus_per_worker) == ("ray", "auto", 0.5)
+    assert parse_plan(base).executor.kind == "local"  # the default
+    for bad, message in [("{kind: spark}", "kind must be one of local, ray"), ("{gpus: 1}", "unknown executor"),
+                         ("{gpus_per_worker: -1}", ">= 0"), ("{cpus_per_worker: 0}", "> 0"),
+                         ("{workers: two}", "whole number")]:
+        with pytest.raises(DataError, match=message) as error:
+            parse_plan(base + f"executor: {bad}\n", "p.yaml")
+        assert "p.yaml:3" in str(error.value)
+
+
+def test_shards_partition_the_units():
+    from zero2hero.config import parse_params
+    from zero2hero.stages.grid import unit_shard
+
+    langs = ["ar", "de", "es", "fi", "fr", "he", "hi", "it", "ja", "ko", "ru", "sv", "tr", "zh"]
+    for count in (1, 3, 7):
+        shards = [unit_shard("pos", "mbert", lang, count) for lang in langs]
+        assert all(1 <= shard <= count for shard in shards)
+        assert shards == [unit_shard("pos", "mbert", lang, count) for lang in langs]  # stable
+    assert len(set(unit_shard("pos", "mbert", lang, 3) for lang in langs)) == 3
+    assert parse_params("grid", ["--plan", "p.yaml", "--shard", "2/8"]).shard == "2/8"
+    for bad in ("0/3", "4/3", "1", "a/b"):
+        with pytest.raises(Z2HError, match="expected I/N"):
+            parse_params("grid", ["--plan", "p.yaml", "--shard", bad])
