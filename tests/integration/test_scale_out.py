@@ -45,13 +45,13 @@ def scores(client, experiment: str) -> dict[str, float]:
     return {run.info.run_name: round(run.data.metrics["score"], 6) for run in cell_runs(client, experiment, "FINISHED")}
 
 
-def test_ray_gives_every_cell_once_with_the_local_executors_scores(mlflow_server, ray_cluster, tiny_bert, data_dir,
-                                                                     tmp_path):
+def test_ray_gives_every_cell_once_with_the_local_executors_scores(mlflow_server, tiny_bert, data_dir, tmp_path):
     name = f"ray-{uuid.uuid4().hex[:6]}"  # one short name: both runs train the same source model
+    # no address: a Ray instance of 2 workers is started for the run (the session's cluster serves the next test)
     on_ray, ray_experiment = write_plan(tmp_path, tiny_bert, data_dir, name=name,
-                                        executor="executor: {kind: ray, cpus_per_worker: 1}")
+                                        executor="executor: {kind: ray, workers: 2, cpus_per_worker: 1}")
     local, local_experiment = write_plan(tmp_path, tiny_bert, data_dir, name=name)
-    result = mlflow_run("grid", {"plan": on_ray, "address": ray_cluster}, mlflow_server.uri, experiment="z2h-grids")
+    result = mlflow_run("grid", {"plan": on_ray}, mlflow_server.uri, experiment="z2h-grids", env={"RAY_ADDRESS": None})
     assert summary_total(result.stdout) == [7, 0, 0]  # source + 2 languages x (zero-shot + k=10 x 2 seeds)
     # one-thread torch in both, so the same seeds give the same math
     mlflow_run("grid", {"plan": local}, mlflow_server.uri, experiment="z2h-grids", env={"OMP_NUM_THREADS": "1"})
@@ -129,3 +129,13 @@ def test_shards_cover_every_cell_once_after_only_sources(mlflow_server, tiny_ber
         done += 3 * len(mine)
     finished = Counter(run.info.run_name for run in cell_runs(client, experiment, "FINISHED"))
     assert done == 3 * len(langs) and len(finished) == 1 + 3 * len(langs) and set(finished.values()) == {1}
+
+
+def test_ray_with_a_local_store_stops_before_any_work(local_tracking, tiny_bert, data_dir, tmp_path, capsys):
+    plan, experiment = write_plan(tmp_path, tiny_bert, data_dir, executor="executor: {kind: ray}")
+    from zero2hero.cli import run_entry
+
+    assert run_entry("grid", ["--plan", str(plan)]) == 2
+    error = capsys.readouterr().err
+    assert "every worker logs to one tracking server" in error and "MLFLOW_TRACKING_URI=http" in error
+    assert MlflowClient(local_tracking).get_experiment_by_name(experiment) is None  # nothing was created

@@ -88,7 +88,9 @@ def connect(executor, threads: int) -> None:
             ray.init(address=address, runtime_env=runtime_env, logging_level=logging.WARNING)
             return
         cpus = executor.workers * executor.cpus_per_worker if executor.workers else os.cpu_count()
-        ray.init(num_cpus=cpus, runtime_env=runtime_env, include_dashboard=False, logging_level=logging.WARNING)
+        # address="local": a new instance even where `ray start` left one running (ray.init() would join it)
+        ray.init(address="local", num_cpus=cpus, runtime_env=runtime_env, include_dashboard=False,
+                 logging_level=logging.WARNING)
     except (ConnectionError, RuntimeError, ray.exceptions.AuthenticationError) as exc:
         reason = str(exc).strip().splitlines()[-1] if str(exc).strip() else type(exc).__name__
         raise Z2HError(f"executor ray: cannot connect to the Ray cluster at {address!r}: {reason}; start it "
