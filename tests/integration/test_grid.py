@@ -121,3 +121,19 @@ def test_a_changed_data_file_reruns_the_cells_that_read_it(tracking, tiny_bert, 
     assert run_entry("grid", ["--plan", str(plan)]) == 0
     assert summary_total(capsys.readouterr().out) == [0, 4, 0]
     assert len(cell_runs(MlflowClient(tracking), experiment, "FINISHED")) == 7
+
+
+def test_a_plan_sets_the_broken_tree_policy_for_every_stage(tracking, tiny_bert, small_ud, data_dir, tmp_path, capsys):
+    from integration.test_refusals import break_tree
+
+    copy_tree(data_dir / "ud" / "tr", small_ud / "ud" / "tr")
+    train = small_ud / "ud" / "en" / "en_ewt-ud-train.conllu"
+    line = break_tree(train)
+    plan, experiment = write_plan(tmp_path, tiny_bert, small_ud, langs="[tr]", k="[0]")
+    assert run_entry("grid", ["--plan", str(plan)]) == 2
+    assert f"{train}:{line}: not a dependency tree" in capsys.readouterr().out  # the source cell, with file and line
+    plan.write_text(plan.read_text() + "bad_trees: skip\n")
+    assert run_entry("grid", ["--plan", str(plan)]) == 0
+    assert summary_total(capsys.readouterr().out) == [2, 0, 0]
+    [source] = [r for r in cell_runs(MlflowClient(tracking), experiment, "FINISHED") if r.data.tags["z2h.stage"] == "source"]
+    assert source.data.params["data.train.skipped_bad_trees"] == "1"

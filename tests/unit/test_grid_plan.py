@@ -126,3 +126,14 @@ def test_shards_partition_the_units():
     for bad in ("0/3", "4/3", "1", "a/b"):
         with pytest.raises(Z2HError, match="expected I/N"):
             parse_params("grid", ["--plan", "p.yaml", "--shard", bad])
+
+
+def test_bad_trees_is_one_policy_for_the_whole_plan():
+    from zero2hero.stages.plan import parse_plan
+
+    assert parse_plan("tasks: [pos]\nmodels: [m]\n").bad_trees == "error"
+    assert parse_plan("tasks: [pos]\nmodels: [m]\nbad_trees: skip\n").bad_trees == "skip"
+    with pytest.raises(DataError, match="bad_trees: unknown 'drop'"):
+        parse_plan("tasks: [pos]\nmodels: [m]\nbad_trees: drop\n")
+    with pytest.raises(DataError, match="unknown parameter 'bad_trees'"):  # not per section: one policy
+        parse_plan("tasks: [pos]\nmodels: [m]\nsource: {bad_trees: skip}\n")

@@ -137,7 +137,7 @@ class CellRunner:
         `missing` when absent). A done or skipped cell's `uri` is its models:/NAME/VERSION."""
         plan = self.plan
         params = parse_params("source", ["--task", task.name, "--model", model, "--data_dir", plan.data_dir,
-                                         *_flags(plan.source)])
+                                         "--bad_trees", plan.bad_trees, *_flags(plan.source)])
 
         def identity() -> dict:
             config = TrainConfig.resolve(task.defaults, params.values)
@@ -179,7 +179,8 @@ class CellRunner:
         plan = self.plan
         return parse_params("few_shot", [
             "--task", task.name, "--model_uri", uri, "--lang", lang, "--k", str(k), "--sampling", sampling,
-            "--seed", str(seed), "--data_dir", plan.data_dir, *_flags(plan.evaluate), *_flags(plan.few_shot)])
+            "--seed", str(seed), "--data_dir", plan.data_dir, "--bad_trees", plan.bad_trees, *_flags(plan.evaluate),
+            *_flags(plan.few_shot)])
 
     def _zero_shot(self, task, model: str, source: SourceModel, params: Params) -> None:
         """k = 0: one evaluate run per language, on the same scored examples as the language's few-shot cells."""
@@ -247,7 +248,7 @@ class Grid:
         return units
 
     def run(self) -> None:
-        tasks = [get_task(name) for name in self.plan.tasks]
+        tasks = [get_task(name, self.plan.bad_trees) for name in self.plan.tasks]
         units = self.units(tasks)
         own = mlflow.active_run()  # the grid's own run: its experiment may hold abandoned grid runs
         end_stale_runs(sorted({self.experiment_id, *([own.info.experiment_id] if own else [])}))

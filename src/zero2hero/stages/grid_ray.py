@@ -62,7 +62,7 @@ def source_task(plan, parent_run_id: str, task_name: str, model: str, threads: i
     own = unit_filter(task_name, "en")
     end_stale_runs([experiment_id], own)
     runner = CellRunner(plan, FinishedRuns(experiment_id, filter_string=own))
-    runner.source(get_task(task_name), model)
+    runner.source(get_task(task_name, plan.bad_trees), model)
     return runner.cells
 
 
@@ -73,7 +73,7 @@ def unit_task(plan, parent_run_id: str, task_name: str, model: str, uri: str, la
     own = unit_filter(task_name, lang)
     end_stale_runs([experiment_id], own)
     runner = CellRunner(plan, FinishedRuns(experiment_id, filter_string=own))
-    runner.unit(get_task(task_name), model, uri, lang)
+    runner.unit(get_task(task_name, plan.bad_trees), model, uri, lang)
     return runner.cells
 
 

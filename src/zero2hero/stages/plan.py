@@ -25,14 +25,15 @@ PLAN_OWNED = {
     "source": {"task", "model", "data_dir"},
     "few_shot": {"task", "model_uri", "lang", "k", "sampling", "seed", "data_dir"},
 }
-# The grid reads every cell's data with the default policy, so a plan cannot change it (yet).
+# The plan's top-level `bad_trees` sets the policy for every stage (the grid reads all data with one policy).
 NOT_IN_PLANS = {"bad_trees"}
 SECTIONS = {
     "source": [p for p in params_for("source") if p.name not in PLAN_OWNED["source"] | NOT_IN_PLANS],
     "few_shot": [p for p in params_for("few_shot") if p.name not in PLAN_OWNED["few_shot"] | NOT_IN_PLANS],
     "evaluate": [p for p in params_for("few_shot") if p.name in ("max_eval_examples", "eval_batch_size")],
 }
-KEYS = ("experiment", "tasks", "models", "langs", "k", "sampling", "seeds", "data_dir", *SECTIONS, "executor")
+KEYS = ("experiment", "tasks", "models", "langs", "k", "sampling", "seeds", "data_dir", "bad_trees", *SECTIONS,
+        "executor")
 EXECUTORS = ("local", "ray")
 
 
@@ -88,6 +89,7 @@ class StudyPlan:
     few_shot: dict[str, str] = field(default_factory=dict)
     evaluate: dict[str, str] = field(default_factory=dict)
     executor: Executor = field(default_factory=Executor)
+    bad_trees: str = "error"  # UD sentences whose heads are not a tree: error, or skip (and count)
 
     def ks(self, task: str) -> list[int]:
         return self.k.get(task, self.k.get("default", []))
@@ -214,6 +216,8 @@ def parse_plan(text: str, path: str = "plan.yaml") -> StudyPlan:
         for task in plan.tasks:
             if task not in plan.k and "default" not in plan.k:
                 raise reader.error(entries["k"], f"k has no list for {task!r} and no 'default'")
+    if "bad_trees" in entries:
+        plan.bad_trees = reader.choices(entries["bad_trees"], "bad_trees", ("error", "skip"))[0]
     if "sampling" in entries:
         plan.sampling = reader.choices(entries["sampling"], "sampling", STRATEGIES)
     if "seeds" in entries:
