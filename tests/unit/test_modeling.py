@@ -4,6 +4,7 @@ from __future__ import annotations
 import torch
 
 from zero2hero.data.conllu_reader import read_conllu
+from zero2hero.data.examples import WordExample
 from zero2hero.modeling.encoder import load_tokenizer, model_slug
 from zero2hero.modeling.model import load_checkpoint
 from zero2hero.stages.common import build_model
@@ -19,8 +20,8 @@ def test_first_subword_alignment(tiny_bert, tiny_xlmr):
     words = ["Unbelievably", "long", "words", "tokenise", "into", "pieces", "."]
     for model_dir in (tiny_bert, tiny_xlmr):
         tokenizer = load_tokenizer(str(model_dir))
-        input_ids, starts, lost = align_words(words, tokenizer, 512)
-        assert lost == 0 and len(starts) == len(words)
+        input_ids, starts, empty, beyond = align_words(words, tokenizer, 512)
+        assert empty == beyond == 0 and len(starts) == len(words)
         assert starts == sorted(starts) and len(set(starts)) == len(words) and starts[0] == 1
         pieces = tokenizer.convert_ids_to_tokens(input_ids)
         # every word starts exactly at its first piece: the pieces between two starts decode to that word
@@ -33,9 +34,29 @@ def test_first_subword_alignment(tiny_bert, tiny_xlmr):
 def test_truncation_keeps_every_word_scored(tiny_bert):
     tokenizer = load_tokenizer(str(tiny_bert))
     words = ["the"] * 40  # one subword each in the fixture vocabulary
-    input_ids, starts, lost = align_words(words, tokenizer, 16)
-    assert len(input_ids) == 16 and len(starts) == 40 and lost == 40 - 14
-    assert starts[14:] == [0] * lost  # the explicit rule: predicted from the first token, still counted
+    input_ids, starts, empty, beyond = align_words(words, tokenizer, 16)
+    assert len(input_ids) == 16 and len(starts) == 40 and (empty, beyond) == (0, 40 - 14)
+    assert starts[14:] == [15] * beyond  # the explicit rule: the closing [SEP] stands for them, still counted
+
+
+def test_words_without_subword_are_counted_apart_and_never_point_at_the_first_token(tiny_bert, minilm, caplog):
+    # zero-width space, soft hyphen: BERT's normaliser deletes them (an XLM-R tokenizer maps them to <unk>)
+    words = ["the", "\u200b", "cat", "\u00ad", "sat", "\u200b"]
+    for model_dir in (tiny_bert, minilm):
+        tokenizer = load_tokenizer(str(model_dir))
+        input_ids, starts, empty, beyond = align_words(words, tokenizer, 512)
+        assert (empty, beyond) == (3, 0)
+        closing = len(input_ids) - 1
+        assert input_ids[closing] == tokenizer.sep_token_id
+        assert [starts[i] for i in (1, 3, 5)] == [closing] * 3 and 0 not in starts
+    task = get_task("pos")
+    model, tokenizer = build_model(task, str(tiny_bert), None, task.label_vocabs([]), 8)
+    # "the" is one subword in the fixture vocabulary: 6 of them fit into 8 with [CLS] and [SEP]
+    example = WordExample("z", ["the", "\u200b", "the", "\u00ad", "the", "\u200b"] + ["the"] * 10, ["DET"] * 16)
+    with caplog.at_level("WARNING"):
+        task.encode([example], tokenizer, model.meta, training=False)
+    assert ("pos: 10 words without a subword (3 that the tokenizer maps to nothing, such as zero-width characters "
+            "or soft hyphens; 7 beyond max_length=8)") in caplog.text
 
 
 def test_length_grouped_batches_cover_all_and_pad_little():

@@ -106,7 +106,8 @@ def few_shot_run(task, source: SourceModel, target: TargetData, params: Params, 
     config = few_shot_config(task, source, params)
     sample = None
     if params.k:
-        sample = sample_few_shot(task, target.pool, params.k, params.sampling, config.seed, target.pool_spec)
+        sample = sample_few_shot(task, target.pool, params.k, params.sampling, config.seed, target.pool_spec,
+                                 source.tokenizer)
     tags = {**lineage_tags(source.resolved), **target.test.tags, "z2h.shots": SHOTS_FILE}
     name = run_name("few_shot", task.name, source.slug, params.lang, params.k, params.sampling, config.seed)
     with stage_run("few_shot", name, tags=tags, nested=nested, experiment=experiment) as run:

@@ -57,8 +57,9 @@ class Task(ABC):
         pool and test in one file). Part of the feature-cache key, so two splits of one file never collide."""
         return "all"
 
-    def n_tokens(self, example) -> int:
-        """Size of one example for few-shot records and length-based sampling."""
+    def n_tokens(self, example, tokenizer=None) -> int:
+        """Size of one example for few-shot records and length-based sampling: its words (UD: integer-ID
+        lines; WikiANN: tokens). `tokenizer` is the source model's, for tasks that count subwords (XNLI)."""
         return len(example)
 
     def pool_split(self, data_dir: str | Path, lang: str) -> str:
@@ -72,10 +73,10 @@ class Task(ABC):
         them (XQuAD: whole articles)."""
         return [(getattr(example, "id", str(i)), [i]) for i, example in enumerate(examples)]
 
-    def unit_size(self, examples: list, indices: list[int]) -> int:
-        """`n_tokens` of one sampling unit for few-shot records: the sum over its examples unless a task
-        counts units otherwise (XQuAD: the paragraphs of an article)."""
-        return sum(self.n_tokens(examples[i]) for i in indices)
+    def unit_size(self, examples: list, indices: list[int], tokenizer=None) -> int:
+        """`n_tokens` of one sampling unit for few-shot records and eligibility: the sum over its examples
+        unless a task counts units otherwise (XQuAD: the paragraphs of an article)."""
+        return sum(self.n_tokens(examples[i], tokenizer) for i in indices)
 
     # ---- model ----
     @abstractmethod

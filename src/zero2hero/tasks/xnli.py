@@ -14,6 +14,7 @@ import torch
 from ..data.examples import NliExample
 from ..data.hub import english_train_split, local_or_hub
 from ..data.splits import Split
+from ..data.squad_scoring import answer_tokens
 from ..data.stand_ins import real_or_stand_in
 from ..data.xnli import NLI_LABELS, read_xnli_tsv
 from ..languages import SOURCE_LANG
@@ -41,10 +42,12 @@ class XnliTask(Task):
         return "dev"  # SPEC §4: XNLI has no target-language train split; dev is the pool
 
     def n_tokens(self, example: NliExample, tokenizer=None) -> int:
-        """Size of a pair for few-shot records: subwords of the premise (whitespace words without a tokenizer)."""
+        """Size of a pair for few-shot records: subwords of the premise under the source model's tokenizer
+        (what few_shot records). Without a tokenizer: whitespace words, each character of a script written
+        without spaces (Chinese, Thai, ...) counting as one, so a Chinese premise is not one "word"."""
         if tokenizer is not None:
             return len(tokenizer(example.premise, add_special_tokens=False)["input_ids"])
-        return len(example.premise.split())
+        return len(answer_tokens(example.premise))
 
     def source_splits(self, data_dir, stand_in, config):
         """(train, dev, test) for source training: MultiNLI train, English XNLI dev and test."""

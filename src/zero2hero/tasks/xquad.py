@@ -69,7 +69,7 @@ class XquadTask(Task):
     def pool_split(self, data_dir, lang):
         return "pool"
 
-    def n_tokens(self, example: QaExample) -> int:
+    def n_tokens(self, example: QaExample, tokenizer=None) -> int:
         return 1  # one question; few-shot records count an article by its paragraphs (unit_size)
 
     def sampling_units(self, examples):
@@ -79,7 +79,7 @@ class XquadTask(Task):
             units.setdefault(example.article_index, (example.article, []))[1].append(index)
         return list(units.values())
 
-    def unit_size(self, examples, indices):
+    def unit_size(self, examples, indices, tokenizer=None):
         return len({examples[i].paragraph for i in indices})
 
     def source_splits(self, data_dir, stand_in, config):
