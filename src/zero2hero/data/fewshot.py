@@ -59,11 +59,11 @@ class TargetData:
                                f"({test.source}) has only {len(units)} items")
             carved = {index for _, indices in units[: pool.carve_out] for index in indices}
             unit_rule = "-units" if len(units) != len(test.examples) else ""
-            self._carved = Split("pool", lang, [ex for i, ex in enumerate(test.examples) if i in carved], test.source,
-                                 test.sha256, f"{test.selection}|first{unit_rule}:{pool.carve_out}")
-            test = Split("test", lang, [ex for i, ex in enumerate(test.examples) if i not in carved], test.source,
-                         test.sha256, f"{test.selection}|after{unit_rule}:{pool.carve_out}",
-                         {"z2h.carve_out": f"first {pool.carve_out} test items are the pool"})
+            self._carved = test.subset("pool", [ex for i, ex in enumerate(test.examples) if i in carved],
+                                       f"first{unit_rule}:{pool.carve_out}")
+            test = test.subset("test", [ex for i, ex in enumerate(test.examples) if i not in carved],
+                               f"after{unit_rule}:{pool.carve_out}",
+                               {"z2h.carve_out": f"first {pool.carve_out} test items are the pool"})
         self.test = test.head(max_eval_examples)
 
     @cached_property
@@ -163,6 +163,5 @@ def sample_few_shot(task, pool: Split, k: int, sampling: str, seed: int, pool_sp
     shots = [units[i] for i in chosen]
     indices = [index for i in chosen for index in members[i]]
     digest = hashlib.sha256(json.dumps(indices).encode()).hexdigest()[:12]
-    split = Split("shots", pool.lang, [pool.examples[i] for i in indices], pool.source, pool.sha256,
-                  f"{pool.selection}|shots:{digest}")
+    split = pool.subset("shots", [pool.examples[i] for i in indices], f"shots:{digest}")
     return FewShotSample(shots, split, len(units))

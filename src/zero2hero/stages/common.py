@@ -5,9 +5,12 @@ import logging
 import tempfile
 from pathlib import Path
 
+import mlflow
+
 from ..data.cache import cached_features
 from ..data.splits import Split
 from ..modeling.model import ModelMeta, TaskModel
+from ..tracking.datasets import SplitDataset, log_split_inputs
 from ..tracking.registry import log_checkpoint_model
 from ..tracking.runs import log_metrics, log_params
 from ..training.evaluator import evaluate
@@ -45,25 +48,35 @@ def dev_scorer(task, split: Split, tokenizer, meta, batch_size: int):
 
 
 def score_split(model, task, tokenizer, split: Split, batch_size: int, log: bool = True) -> dict[str, float]:
-    """Evaluate on a labelled split; log its metrics plus `score` (the task's headline metric)."""
+    """Evaluate on a labelled split; log its metrics plus `score` (the task's headline metric) with `log_scores`."""
     features = features_of(task, split, tokenizer, model.meta, training=False)
     metrics = evaluate(model, task, tokenizer, split.examples, batch_size, features, progress=True)
     metrics["score"] = metrics[task.score_metric]
     if log:
-        log_metrics(metrics)
+        log_scores(metrics, split)
     return metrics
 
 
+def log_scores(metrics: dict[str, float], split: Split, model_id: str | None = None) -> None:
+    """Log a split's metrics on the active run, tied to the split's dataset and, with `model_id`, to that logged
+    model: the Models view shows them and `mlflow.search_logged_models` filters on them."""
+    log_metrics(metrics, model_id=model_id, dataset=SplitDataset(split))
+
+
 def log_splits(*splits: Split) -> None:
-    """Data provenance: file, content hash and example count of every split used."""
+    """Data provenance: file, content hash and example count of every split used, as `data.*` params (the grid
+    compares them to reuse runs) and as the run's MLflow dataset inputs."""
     params = {}
     for split in splits:
         params.update(split.log_params())
     log_params(params)
+    log_split_inputs(*splits)
 
 
 def log_model(model, tokenizer, **registration):
     """Save the checkpoint to a temporary directory, log it as the run's pyfunc model (see
-    `log_checkpoint_model` for `register_as`, `alias`, `tags`), then delete the local copy."""
+    `log_checkpoint_model` for `register_as`, `alias`, `tags`), then delete the local copy.
+    Returns (model_uri, version or None, the logged model's id)."""
     with tempfile.TemporaryDirectory(prefix="z2h-ckpt-") as tmp:
-        return log_checkpoint_model(model.save(Path(tmp) / "checkpoint", tokenizer), **registration)
+        model_uri, version = log_checkpoint_model(model.save(Path(tmp) / "checkpoint", tokenizer), **registration)
+    return model_uri, version, mlflow.last_logged_model().model_id

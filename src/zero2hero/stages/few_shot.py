@@ -21,7 +21,7 @@ from ..tracking.server import check_tracking_server
 from ..training.callbacks import Callback
 from ..training.config import TrainConfig
 from ..training.loop import train
-from .common import dev_scorer, features_of, log_splits, log_model, score_split
+from .common import dev_scorer, features_of, log_model, log_scores, log_splits, score_split
 from .evaluate import lineage_tags, load_model, resolve_langs
 
 log = logging.getLogger(__name__)
@@ -115,9 +115,10 @@ def few_shot_run(task, source: SourceModel, target: TargetData, params: Params, 
         log_splits(*((target.pool, sample.split) if sample else ()), target.test)
         mlflow.log_text(sample.jsonl() if sample else "", SHOTS_FILE)
         model = _continue_training(task, source, target, sample, config, params.dev_curve)
-        metrics = score_split(model, task, source.tokenizer, target.test, config.eval_batch_size)
-        if params.log_checkpoint:
-            log_model(model, source.tokenizer)
+        metrics = score_split(model, task, source.tokenizer, target.test, config.eval_batch_size,
+                              log=not params.log_checkpoint)
+        if params.log_checkpoint:  # the scores go onto the logged model as well
+            log_scores(metrics, target.test, log_model(model, source.tokenizer)[2])
         print(f"few_shot {task.name} {source.slug} {params.lang} k={params.k} {params.sampling} s{config.seed}: "
               f"{task.score_metric} {metrics['score']:.2f}")
     return run.info.run_id, metrics

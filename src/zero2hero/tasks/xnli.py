@@ -13,7 +13,6 @@ import torch
 
 from ..data.examples import NliExample
 from ..data.hub import english_train_split, local_or_hub
-from ..data.splits import Split
 from ..data.squad_scoring import answer_tokens
 from ..data.stand_ins import real_or_stand_in
 from ..data.xnli import NLI_LABELS, read_xnli_tsv
@@ -59,8 +58,7 @@ class XnliTask(Task):
         def stand():
             dev = local_or_hub(self, data_dir, SOURCE_LANG, "dev")
             cut = len(dev.examples) - round(HELD_OUT * len(dev.examples))
-            return (Split("train", SOURCE_LANG, dev.examples[:cut], dev.source, dev.sha256, f"{dev.selection}|first:{cut}"),
-                    Split("dev", SOURCE_LANG, dev.examples[cut:], dev.source, dev.sha256, f"{dev.selection}|from:{cut}"))
+            return dev.subset("train", dev.examples[:cut], f"first:{cut}"), dev.subset("dev", dev.examples[cut:], f"from:{cut}")
 
         (train, dev), tags = real_or_stand_in(
             stand_in, real, stand, "MultiNLI", "xnli-dev-en",

@@ -17,7 +17,6 @@ import torch
 from ..data.examples import QaExample
 from ..data.hub import english_train_split, local_or_hub
 from ..data.layout import find_file
-from ..data.splits import Split
 from ..data.squad import POOL_ARTICLES, read_squad_json, select_articles
 from ..data.squad_scoring import squad_scores
 from ..data.stand_ins import real_or_stand_in
@@ -94,8 +93,7 @@ class XquadTask(Task):
             last = max(ex.article_index for ex in pool.examples)
             train = [ex for ex in pool.examples if ex.article_index != last]
             held_out = [ex for ex in pool.examples if ex.article_index == last]
-            return (Split("train", SOURCE_LANG, train, pool.source, pool.sha256, f"{pool.selection}|not-last-article"),
-                    Split("dev", SOURCE_LANG, held_out, pool.source, pool.sha256, f"{pool.selection}|last-article"))
+            return pool.subset("train", train, "not-last-article"), pool.subset("dev", held_out, "last-article")
 
         (train, dev), tags = real_or_stand_in(
             stand_in, real, stand, "SQuAD v1.1", "xquad-pool-en",

@@ -52,8 +52,11 @@ def log_params(params: dict) -> None:
         mlflow.log_params(fresh)
 
 
-def log_metrics(metrics: dict, step: int | None = None, synchronous: bool = True) -> None:
-    mlflow.log_metrics({key: float(value) for key, value in metrics.items()}, step=step, synchronous=synchronous)
+def log_metrics(metrics: dict, step: int | None = None, synchronous: bool = True, model_id: str | None = None,
+                dataset=None) -> None:
+    """Log metrics of the active run; `model_id` and `dataset` also tie them to a logged model and a dataset."""
+    mlflow.log_metrics({key: float(value) for key, value in metrics.items()}, step=step, synchronous=synchronous,
+                       model_id=model_id, dataset=dataset)
 
 
 def _fail_run(exc: BaseException) -> None:
