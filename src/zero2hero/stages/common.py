@@ -74,9 +74,14 @@ def log_splits(*splits: Split) -> None:
 
 
 def log_model(model, tokenizer, **registration):
-    """Save the checkpoint to a temporary directory, log it as the run's pyfunc model (see
-    `log_checkpoint_model` for `register_as`, `alias`, `tags`), then delete the local copy.
+    """Save the checkpoint to a temporary directory, log it as the run's pyfunc model with its task's signature and
+    input example (see `log_checkpoint_model` for `register_as`, `alias`, `tags`), then delete the local copy.
     Returns (model_uri, version or None, the logged model's id)."""
+    from ..tasks import get_task
+    from ..tracking.pyfunc import input_example_of, signature_of
+
+    task = get_task(model.meta.task)
     with tempfile.TemporaryDirectory(prefix="z2h-ckpt-") as tmp:
-        model_uri, version = log_checkpoint_model(model.save(Path(tmp) / "checkpoint", tokenizer), **registration)
+        model_uri, version = log_checkpoint_model(model.save(Path(tmp) / "checkpoint", tokenizer), **registration,
+                                                  signature=signature_of(task), input_example=input_example_of(task))
     return model_uri, version, mlflow.last_logged_model().model_id

@@ -109,6 +109,12 @@ class Task(ABC):
         """Metrics in percent; must include `self.score_metric`."""
 
     # ---- pyfunc ----
+    # The registered model's columns, name -> type ("string", "long", "string[]" = a list of strings, ...):
+    # they become its signature, so `mlflow models serve` rejects a request without a required column.
+    pyfunc_inputs: dict[str, str]
+    pyfunc_outputs: dict[str, str]
+    pyfunc_example: dict  # one input row, logged as the model's input example
+
     @abstractmethod
     def examples_from_frame(self, frame: pd.DataFrame) -> list:
         """Turn a pyfunc input DataFrame into unlabelled examples."""

@@ -67,6 +67,8 @@ class DepTask(WordLevelTask):
         metrics.update({"uas_no_punct": without["uas"], "las_no_punct": without["las"]})
         return metrics
 
+    pyfunc_outputs = {"heads": "long[]", "relations": "string[]"}
+
     def frame_from_predictions(self, predictions):
         return pd.DataFrame({"heads": [heads for heads, _ in predictions],
                              "relations": [relations for _, relations in predictions]})

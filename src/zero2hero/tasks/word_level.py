@@ -100,9 +100,13 @@ class WordLevelTask(Task):
         names = meta.labels[self.tag_vocab]
         return [[names[i] for i in predicted] for predicted in predictions]
 
+    pyfunc_inputs = {"tokens": "string[]"}  # a list of words per row
+    pyfunc_outputs = {"tags": "string[]"}
+    pyfunc_example = {"tokens": ["The", "dog", "barks", "."]}
+
     def frame_from_predictions(self, predictions) -> pd.DataFrame:
         return pd.DataFrame({"tags": predictions})
 
     def examples_from_frame(self, frame: pd.DataFrame) -> list[WordExample]:
-        self.require_columns(frame, "tokens")  # a list of words per row
+        self.require_columns(frame, *self.pyfunc_inputs)
         return [WordExample(id=str(i), words=[str(w) for w in list(tokens)]) for i, tokens in enumerate(frame["tokens"])]

@@ -109,8 +109,12 @@ class XnliTask(Task):
         return {"accuracy": 100.0 * correct / max(len(examples), 1)}
 
     # ---- pyfunc ----
+    pyfunc_inputs = {"premise": "string", "hypothesis": "string"}
+    pyfunc_outputs = {"label": "string"}
+    pyfunc_example = {"premise": "The dog sleeps in the garden.", "hypothesis": "An animal is asleep."}
+
     def examples_from_frame(self, frame):
-        self.require_columns(frame, "premise", "hypothesis")
+        self.require_columns(frame, *self.pyfunc_inputs)
         return [NliExample(str(i), str(p), str(h)) for i, (p, h) in enumerate(zip(frame["premise"], frame["hypothesis"]))]
 
     def frame_from_predictions(self, predictions):

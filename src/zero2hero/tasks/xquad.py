@@ -142,8 +142,12 @@ class XquadTask(Task):
         return squad_scores([text for text, _ in predictions], [[a.text for a in ex.answers] for ex in examples])
 
     # ---- pyfunc ----
+    pyfunc_inputs = {"question": "string", "context": "string"}
+    pyfunc_outputs = {"answer": "string", "start": "long"}
+    pyfunc_example = {"question": "Where does the dog sleep?", "context": "The dog sleeps in the garden."}
+
     def examples_from_frame(self, frame):
-        self.require_columns(frame, "question", "context")
+        self.require_columns(frame, *self.pyfunc_inputs)
         return [QaExample(str(i), str(q), str(c)) for i, (q, c) in enumerate(zip(frame["question"], frame["context"]))]
 
     def frame_from_predictions(self, predictions):
