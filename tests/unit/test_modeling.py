@@ -1,10 +1,12 @@
 """Alignment on the first subword, length-grouped batching, the training loop and checkpoints."""
 from __future__ import annotations
 
+import pytest
 import torch
 
 from zero2hero.data.conllu_reader import read_conllu
 from zero2hero.data.examples import WordExample
+from zero2hero.errors import Z2HError
 from zero2hero.modeling.encoder import load_tokenizer, model_slug
 from zero2hero.modeling.model import load_checkpoint
 from zero2hero.stages.common import build_model
@@ -120,3 +122,23 @@ def test_save_then_load_predicts_identically(tiny_xlmr, data_dir, tmp_path):
     loaded, loaded_tokenizer = load_checkpoint(tmp_path / "ckpt")
     assert predict_examples(loaded, task, loaded_tokenizer, examples) == before
     assert loaded.meta == model.meta
+
+
+def test_every_task_signature_matches_its_frames():
+    """The registered model's signature is the columns each task reads and writes (tracking/pyfunc.py)."""
+    import pandas as pd
+
+    from zero2hero.tasks import TASKS
+    from zero2hero.tracking.pyfunc import input_example_of, signature_of
+
+    for name in TASKS:
+        task = get_task(name)
+        signature = signature_of(task)
+        assert signature.inputs.input_names() == list(task.pyfunc_inputs) and signature.inputs.required_input_names()
+        assert signature.outputs.input_names() == list(task.pyfunc_outputs)
+        example = input_example_of(task)
+        assert list(example.columns) == list(task.pyfunc_inputs) and len(task.examples_from_frame(example)) == 1
+        with pytest.raises(Z2HError, match="needs the column"):
+            task.examples_from_frame(pd.DataFrame({"other": [1]}))
+    assert signature_of(get_task("dep")).outputs.to_dict()[0] == {"type": "array", "items": {"type": "long"},
+                                                                 "name": "heads", "required": True}
