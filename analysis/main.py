@@ -21,6 +21,7 @@ from zero2hero.tracking.runs import log_metrics, log_params
 from . import collect
 from .costs import cost_table, load_costs
 from .few_shot import few_shot_table, language_curves
+from .paired import paired_tests, report_section
 from .report import write_report
 from .stats import (CORRELATION_COLUMNS, MIN_LANGS, REGRESSION_COLUMNS, correlation_rows, forward_selection,
                     regression_row)
@@ -109,12 +110,14 @@ def run_analysis(experiment: str, source_lang: str = "en", features=("SYN", "PHO
     few, curves = few_shot_table(results, source_lang), language_curves(results, source_lang)
     tokens = collect.load_shot_tokens(results, client) if config.get("use_shot_tokens") else {}
     cost = cost_table(results, few, config, tokens, source_lang)
+    tests, test_notes = paired_tests(results, found.experiment_id, client)  # runs with predictions.jsonl only
+    notes += test_notes
 
     out = Path(output_dir)
     out.mkdir(parents=True, exist_ok=True)
     paths = {}
     for name, frame in [("correlations", correlations), ("regression", regression), ("few_shot", few),
-                        ("costs", cost)]:
+                        ("costs", cost), *([("few_shot_tests", tests)] if not tests.empty else [])]:
         paths[name] = out / f"{name}.csv"
         frame.to_csv(paths[name], index=False)
     labels = collect.model_labels(runs)
@@ -123,6 +126,8 @@ def run_analysis(experiment: str, source_lang: str = "en", features=("SYN", "PHO
                            zero=zero, features=feature_tables, correlations=correlations, regression=regression,
                            fits=fits, few_shot=few, curves=curves, costs=cost, notes=notes)
     paths["report"] = written[0]
+    if not tests.empty:  # its own section at the end of the report
+        written[0].write_text(written[0].read_text() + "\n" + report_section(tests))
     paths.update({p.stem: p for p in written[1:]})
     for note in notes:
         log.info("analysis note: %s", note)

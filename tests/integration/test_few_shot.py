@@ -79,7 +79,8 @@ def shots_of(client, run_id) -> list[dict]:
 
 def test_few_shot_through_mlflow_run(mlflow_server, tiny_source, tiny_bert, data_dir):
     mlflow_run("few_shot", {"task": "pos", "model_uri": tiny_source.uri, "lang": "tr", "k": 10, "sampling": "longest",
-                            "data_dir": data_dir, "max_eval_examples": 30, "epochs": 2, "lr": "2e-4"},
+                            "data_dir": data_dir, "max_eval_examples": 30, "epochs": 2, "lr": "2e-4",
+                            "log_predictions": "yes"},
                mlflow_server.uri, experiment=EXPERIMENT)
     client = MlflowClient(mlflow_server.uri)
     experiment = client.get_experiment_by_name(EXPERIMENT)
@@ -103,6 +104,17 @@ def test_few_shot_through_mlflow_run(mlflow_server, tiny_source, tiny_bert, data
     assert len(client.get_metric_history(run.info.run_id, "train_loss")) == 2
     assert not client.search_logged_models([experiment.experiment_id],
                                            filter_string=f"source_run_id = '{run.info.run_id}'")
+    # predictions.jsonl round-trips: the 30 scored sentences, and the logged score recomputed from them
+    path = mlflow.artifacts.download_artifacts(run_id=run.info.run_id, artifact_path=tags["z2h.predictions"],
+                                               tracking_uri=client.tracking_uri)
+    records = [json.loads(line) for line in open(path, encoding="utf-8")]
+    test = TargetData(PosTask(), str(data_dir), "tr", PoolSpec(), max_eval_examples=30).test.examples
+    assert [r["id"] for r in records] == [ex.id for ex in test] and records[0]["gold"] == {"tags": test[0].tags}
+    assert len(records[0]["prediction"]["tags"]) == len(test[0].words)
+    assert 100 * sum(r["correct"] for r in records) / sum(r["total"] for r in records) == pytest.approx(
+        run.data.metrics["score"])
+    assert PosTask().score(test, [r["prediction"]["tags"] for r in records])["accuracy"] == pytest.approx(
+        run.data.metrics["score"])
     inputs = inputs_of(client, run.info.run_id)  # the pool, the drawn shots and the scored test split
     assert set(inputs) == {"ud/tr/pool", "ud/tr/shots", "ud/tr/test"}
     assert inputs["ud/tr/pool"] == (params["data.pool.sha256"], params["data.pool.file"], "training")

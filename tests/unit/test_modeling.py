@@ -142,3 +142,33 @@ def test_every_task_signature_matches_its_frames():
             task.examples_from_frame(pd.DataFrame({"other": [1]}))
     assert signature_of(get_task("dep")).outputs.to_dict()[0] == {"type": "array", "items": {"type": "long"},
                                                                  "name": "heads", "required": True}
+
+
+def test_predictions_jsonl_counts_give_each_task_score(tiny_bert):
+    """predictions.jsonl: per example the gold, the pyfunc-form prediction and the headline counts, whose sums give
+    the task's `score_metric` exactly (hand-made examples of every task)."""
+    import json
+
+    from zero2hero.data.examples import Answer, NliExample, QaExample
+    from zero2hero.stages.common import predictions_jsonl
+
+    words = [WordExample("a", ["x", "y", "z"], ["NOUN", "PUNCT", "VERB"], [0, 1, 1], ["root", "punct", "obj"]),
+             WordExample("b", ["u", "v"], ["B-PER", "I-PER"], [2, 0], ["nsubj", "root"])]
+    cases = {
+        "pos": (words, [["NOUN", "VERB", "VERB"], ["B-PER", "O"]]),
+        "ner": ([WordExample("n", ["Ada", "in", "Rome"], ["B-PER", "O", "B-LOC"])], [["B-PER", "O", "O"]]),
+        "dep": (words, [([0, 1, 2], ["root", "punct", "obj"]), ([0, 1], ["root", "nsubj"])]),
+        "xnli": ([NliExample("p", "a", "b", "entailment"), NliExample("q", "c", "d", "neutral")],
+                 ["entailment", "contradiction"]),
+        "xquad": ([QaExample("s", "q", "The cat sat.", [Answer("The cat", 0), Answer("cat", 4)]),
+                   QaExample("t", "q", "On a mat.", [Answer("a mat", 3)])], [("cat", 4), ("mat.", 5)]),
+    }
+    for name, (examples, predictions) in cases.items():
+        task = get_task(name)
+        records = [json.loads(line) for line in predictions_jsonl(task, examples, predictions).splitlines()]
+        assert [r["id"] for r in records] == [ex.id for ex in examples]
+        assert set(records[0]["prediction"]) == set(task.pyfunc_outputs)
+        recomputed = 100 * sum(r["correct"] for r in records) / sum(r["total"] for r in records)
+        assert recomputed == pytest.approx(task.score(examples, predictions)[task.score_metric]), name
+    assert records[0]["gold"] == {"answers": ["The cat", "cat"]} and records[1]["prediction"] == {"answer": "mat.",
+                                                                                                   "start": 5}

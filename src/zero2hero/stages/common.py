@@ -1,6 +1,7 @@
 """Pieces every stage shares: building a model, data loading with logged provenance, scoring a split."""
 from __future__ import annotations
 
+import json
 import logging
 import tempfile
 from pathlib import Path
@@ -13,9 +14,11 @@ from ..modeling.model import ModelMeta, TaskModel
 from ..tracking.datasets import SplitDataset, log_split_inputs
 from ..tracking.registry import log_checkpoint_model
 from ..tracking.runs import log_metrics, log_params
-from ..training.evaluator import evaluate
+from ..training.evaluator import evaluate, predict_examples
 
 log = logging.getLogger(__name__)
+
+PREDICTIONS_FILE = "predictions.jsonl"
 
 
 def build_model(task, model_id: str, revision: str | None, labels: dict, max_length: int, model_name: str = "",
@@ -47,14 +50,37 @@ def dev_scorer(task, split: Split, tokenizer, meta, batch_size: int):
     return score
 
 
-def score_split(model, task, tokenizer, split: Split, batch_size: int, log: bool = True) -> dict[str, float]:
-    """Evaluate on a labelled split; log its metrics plus `score` (the task's headline metric) with `log_scores`."""
+def score_split(model, task, tokenizer, split: Split, batch_size: int, log: bool = True,
+                log_predictions: bool = False) -> dict[str, float]:
+    """Evaluate on a labelled split; log its metrics plus `score` (the task's headline metric) with `log_scores`,
+    and with `log_predictions` the per-example record `predictions.jsonl`."""
     features = features_of(task, split, tokenizer, model.meta, training=False)
-    metrics = evaluate(model, task, tokenizer, split.examples, batch_size, features, progress=True)
+    predictions = predict_examples(model, task, tokenizer, split.examples, batch_size, features, progress=True)
+    metrics = task.score(split.examples, predictions)
     metrics["score"] = metrics[task.score_metric]
     if log:
         log_scores(metrics, split)
+    if log_predictions:
+        mlflow.log_text(predictions_jsonl(task, split.examples, predictions), PREDICTIONS_FILE)
+        mlflow.set_tag("z2h.predictions", PREDICTIONS_FILE)
     return metrics
+
+
+def predictions_jsonl(task, examples: list, predictions: list) -> str:
+    """One JSON line per scored example: `id`, `gold` and `prediction` (in the pyfunc output columns), and
+    `correct`/`total` of the headline metric, so that `score` = 100 * sum(correct) / sum(total)."""
+    rows = task.frame_from_predictions(predictions).to_dict("records")
+    lines = []
+    for example, prediction, row in zip(examples, predictions, rows):
+        correct, total = task.score_counts(example, prediction)
+        record = {"id": example.id, "gold": task.gold_of(example), "prediction": row, "correct": correct, "total": total}
+        lines.append(json.dumps(record, ensure_ascii=False, default=_plain) + "\n")
+    return "".join(lines)
+
+
+def _plain(value):
+    """numpy scalars and arrays of the pyfunc frame as JSON numbers and lists."""
+    return value.tolist() if hasattr(value, "tolist") else str(value)
 
 
 def log_scores(metrics: dict[str, float], split: Split, model_id: str | None = None) -> None:

@@ -67,7 +67,7 @@ def run_source(params: Params, nested: bool = False, experiment: str | None = No
     slug = params.model_name or model_slug(params.model)
     name = params.register_as or registered_name(task.name, slug)
     with stage_run("source", run_name("source", task.name, slug, SOURCE_LANG, seed=config.seed),
-                   nested=nested, experiment=experiment) as run:
+                   nested=nested, experiment=experiment, system_metrics=params.system_metrics) as run:
         log_params(source_run_params(task, params, config))
         model, tokenizer, result, (_, _, test_split) = train_source(task, params, config)
         log_params({"best_epoch": result.best_epoch})

@@ -108,6 +108,15 @@ class Task(ABC):
     def score(self, examples: list, predictions: list) -> dict[str, float]:
         """Metrics in percent; must include `self.score_metric`."""
 
+    @abstractmethod
+    def score_counts(self, example, prediction) -> tuple[float, int]:
+        """(correct, total) of one example for `score_metric`, which is 100 * the sum of correct over the sum of
+        total: predictions.jsonl records it, and paired tests resample examples with it."""
+
+    @abstractmethod
+    def gold_of(self, example) -> dict:
+        """The example's gold annotation, in the form of the pyfunc output row (predictions.jsonl)."""
+
     # ---- pyfunc ----
     # The registered model's columns, name -> type ("string", "long", "string[]" = a list of strings, ...):
     # they become its signature, so `mlflow models serve` rejects a request without a required column.

@@ -38,13 +38,15 @@ def align_words(words: list[str], tokenizer, max_length: int) -> tuple[list[int]
     return encoding["input_ids"], starts, len(words) - len(seen) - beyond, beyond
 
 
+def tag_counts(example: WordExample, predicted: list[str]) -> tuple[int, int]:
+    """(words tagged right, words) of one sentence."""
+    return sum(gold == guess for gold, guess in zip(example.tags, predicted)), len(example.tags)
+
+
 def tag_accuracy(examples: list[WordExample], predictions: list[list[str]]) -> float:
     """Percent of words whose predicted tag equals the gold tag (a gold tag unseen in training is wrong)."""
-    correct = total = 0
-    for example, predicted in zip(examples, predictions):
-        total += len(example.tags)
-        correct += sum(gold == guess for gold, guess in zip(example.tags, predicted))
-    return 100.0 * correct / max(total, 1)
+    counts = [tag_counts(example, predicted) for example, predicted in zip(examples, predictions)]
+    return 100.0 * sum(c for c, _ in counts) / max(sum(t for _, t in counts), 1)
 
 
 class WordLevelTask(Task):
@@ -106,6 +108,12 @@ class WordLevelTask(Task):
 
     def frame_from_predictions(self, predictions) -> pd.DataFrame:
         return pd.DataFrame({"tags": predictions})
+
+    def score_counts(self, example, prediction):
+        return tag_counts(example, prediction)  # POS and NER: `score` is tag accuracy
+
+    def gold_of(self, example):
+        return {"tags": list(example.tags)}
 
     def examples_from_frame(self, frame: pd.DataFrame) -> list[WordExample]:
         self.require_columns(frame, *self.pyfunc_inputs)

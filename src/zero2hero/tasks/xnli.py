@@ -105,8 +105,14 @@ class XnliTask(Task):
 
     # ---- scoring ----
     def score(self, examples, predictions):
-        correct = sum(example.label == predicted for example, predicted in zip(examples, predictions))
+        correct = sum(self.score_counts(example, predicted)[0] for example, predicted in zip(examples, predictions))
         return {"accuracy": 100.0 * correct / max(len(examples), 1)}
+
+    def score_counts(self, example, prediction):
+        return int(example.label == prediction), 1
+
+    def gold_of(self, example):
+        return {"label": example.label}
 
     # ---- pyfunc ----
     pyfunc_inputs = {"premise": "string", "hypothesis": "string"}

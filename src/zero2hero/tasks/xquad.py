@@ -18,7 +18,7 @@ from ..data.examples import QaExample
 from ..data.hub import english_train_split, local_or_hub
 from ..data.layout import find_file
 from ..data.squad import POOL_ARTICLES, read_squad_json, select_articles
-from ..data.squad_scoring import squad_scores
+from ..data.squad_scoring import exact_match, squad_scores
 from ..data.stand_ins import real_or_stand_in
 from ..errors import Z2HError
 from ..languages import SOURCE_LANG
@@ -140,6 +140,12 @@ class XquadTask(Task):
     # ---- scoring ----
     def score(self, examples, predictions):
         return squad_scores([text for text, _ in predictions], [[a.text for a in ex.answers] for ex in examples])
+
+    def score_counts(self, example, prediction):
+        return max((exact_match(prediction[0], answer.text) for answer in example.answers), default=0.0), 1
+
+    def gold_of(self, example):
+        return {"answers": [answer.text for answer in example.answers]}
 
     # ---- pyfunc ----
     pyfunc_inputs = {"question": "string", "context": "string"}

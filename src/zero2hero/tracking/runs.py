@@ -93,11 +93,13 @@ def experiment_id_for(name: str) -> str:
 
 
 @contextlib.contextmanager
-def stage_run(stage: str, name: str, tags: dict | None = None, nested: bool = False, experiment: str | None = None):
+def stage_run(stage: str, name: str, tags: dict | None = None, nested: bool = False, experiment: str | None = None,
+              system_metrics: bool = False):
     """Start (or, under `mlflow run`, attach to) a run tagged `z2h.stage`; mark it FAILED with the reason on error.
 
     Nested runs are children of the active run; with `experiment` they are created in that experiment (the grid's
     cells go to the plan's experiment while the grid's own run stays where `mlflow run` put it).
+    `system_metrics` logs MLflow's system metrics (CPU, memory, GPU utilisation: `system/...`) while the run lasts.
     The first call checks the tracking server answers.
     """
     check_tracking_server()
@@ -106,7 +108,8 @@ def stage_run(stage: str, name: str, tags: dict | None = None, nested: bool = Fa
         experiment_id = experiment_id_for(experiment)
     elif experiment and not os.environ.get("MLFLOW_RUN_ID"):
         mlflow.set_experiment(experiment)
-    run = mlflow.start_run(run_name=name, nested=nested, experiment_id=experiment_id)
+    run = mlflow.start_run(run_name=name, nested=nested, experiment_id=experiment_id,
+                           log_system_metrics=True if system_metrics else None)
     try:
         mlflow.set_tags({"z2h.stage": stage, "mlflow.runName": name, **(tags or {})})
         _check_artifact_access(run)
