@@ -161,3 +161,16 @@ def test_turkish_few_shot_beats_zero_shot(tracking, pos_source, data_dir):
         source.uri, data_dir, k=500, sampling="random", epochs=3, lr="2e-4", batch_size=16, **common)))
     print(f"Turkish POS accuracy: zero-shot {zero['score']:.1f} -> k=500 {few['score']:.1f}")
     assert few["score"] >= zero["score"] + 5
+
+
+def test_system_metrics_are_logged_when_asked(tracking, tiny_source, data_dir, monkeypatch):
+    monkeypatch.setenv("MLFLOW_SYSTEM_METRICS_SAMPLING_INTERVAL", "0.2")  # default 10 s: longer than this run
+    monkeypatch.setenv("MLFLOW_SYSTEM_METRICS_SAMPLES_BEFORE_LOGGING", "1")
+    client = MlflowClient(tracking)
+    run = client.get_run(run_few_shot(parse_params("few_shot", few_shot_params(
+        tiny_source.uri, data_dir, lang="tr", k=5, system_metrics="yes"))))
+    assert "system/cpu_utilization_percentage" in run.data.metrics
+    assert "system/system_memory_usage_megabytes" in run.data.metrics
+    plain = client.get_run(run_few_shot(parse_params("few_shot", few_shot_params(tiny_source.uri, data_dir, lang="tr",
+                                                                                 k=0))))
+    assert not [key for key in plain.data.metrics if key.startswith("system/")]
