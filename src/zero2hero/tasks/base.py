@@ -115,7 +115,8 @@ class Task(ABC):
 
     @abstractmethod
     def gold_of(self, example) -> dict:
-        """The example's gold annotation, in the form of the pyfunc output row (predictions.jsonl)."""
+        """The example's gold annotation for predictions.jsonl, named like the pyfunc output columns (`tags`,
+        `heads`/`relations`, `label`; XQuAD: `answers`, every gold answer text)."""
 
     # ---- pyfunc ----
     # The registered model's columns, name -> type ("string", "long", "string[]" = a list of strings, ...):
