@@ -127,7 +127,7 @@ def run_analysis(experiment: str, source_lang: str = "en", features=("SYN", "PHO
                            fits=fits, few_shot=few, curves=curves, costs=cost, notes=notes)
     paths["report"] = written[0]
     if not tests.empty:  # its own section at the end of the report
-        written[0].write_text(written[0].read_text() + "\n" + report_section(tests))
+        written[0].write_text(written[0].read_text() + "\n" + report_section(tests, labels))
     paths.update({p.stem: p for p in written[1:]})
     for note in notes:
         log.info("analysis note: %s", note)

@@ -83,12 +83,13 @@ def paired_tests(results: pd.DataFrame, experiment_id: str, client) -> tuple[pd.
     return pd.DataFrame(rows, columns=COLUMNS), notes
 
 
-def report_section(tests: pd.DataFrame) -> str:
-    """The report's section on the paired tests (empty when there are none)."""
+def report_section(tests: pd.DataFrame, labels: dict[str, str] | None = None) -> str:
+    """The report's section on the paired tests (empty when there are none); `labels`: short model names."""
     if tests.empty:
         return ""
     from .report import markdown_table
 
+    tests = tests.assign(model=tests["model"].map(lambda model: (labels or {}).get(model, model)))
     return ("## Paired bootstrap tests between samplings (few_shot_tests.csv)\n\n"
             f"Difference of scores a − b (points) on the same test examples, 95% interval and two-sided p from "
             f"{RESAMPLES} resamples of the examples.\n\n" + markdown_table(tests, 3) + "\n")
