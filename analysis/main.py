@@ -23,6 +23,7 @@ from .budget import validation_table
 from .costs import cost_table, load_costs
 from .few_shot import few_shot_table, language_curves
 from .intervals import add_correlation_intervals, add_few_shot_intervals
+from .paired import paired_tests, report_section
 from .report import write_report
 from .stats import (CORRELATION_COLUMNS, MIN_LANGS, REGRESSION_COLUMNS, correlation_rows, forward_selection,
                     regression_row)
@@ -141,12 +142,15 @@ def run_analysis(experiment: str, source_lang: str = "en", features=("SYN", "PHO
     notes += [_predictor_note(key, predictor, labels) for key, predictor in predictors.items()]
     tokens = collect.load_shot_tokens(results, client) if config.get("use_shot_tokens") else {}
     cost = cost_table(results, few, config, tokens, source_lang)
+    tests, test_notes = paired_tests(results, found.experiment_id, client)  # runs with predictions.jsonl only
+    notes += test_notes
 
     out = Path(output_dir)
     out.mkdir(parents=True, exist_ok=True)
     paths = {}
     for name, frame in [("correlations", correlations), ("regression", regression), ("few_shot", few),
-                        ("costs", cost), ("budget_validation", validation)]:
+                        ("costs", cost), ("budget_validation", validation),
+                        *([("few_shot_tests", tests)] if not tests.empty else [])]:
         paths[name] = out / f"{name}.csv"
         frame.to_csv(paths[name], index=False)
     written = write_report(out, experiment=found.name, summary=_summary(runs, results, source_lang, features, labels),
@@ -155,6 +159,8 @@ def run_analysis(experiment: str, source_lang: str = "en", features=("SYN", "PHO
                            fits=fits, few_shot=few, curves=curves, costs=cost, notes=notes,
                            budget_validation=validation)
     paths["report"] = written[0]
+    if not tests.empty:  # its own section at the end of the report
+        written[0].write_text(written[0].read_text() + "\n" + report_section(tests, labels))
     paths.update({p.stem: p for p in written[1:]})
     for note in notes:
         log.info("analysis note: %s", note)

@@ -137,6 +137,10 @@ TRAINING = [
     _p("eval_batch_size", _pos_int, 64, "examples per batch at evaluation"),
 ]
 
+# MLflow's own system metrics (system/cpu_utilization_percentage, system/gpu_0_utilization_percentage, ...)
+MONITORING = [_p("system_metrics", _bool, False, "log CPU, memory and GPU utilisation with each run (yes/no)")]
+
+
 def _training_without(*names: str) -> list[Param]:
     return [param for param in TRAINING if param.name not in names]
 
@@ -164,7 +168,7 @@ REGISTRATION = [
 ]
 
 ENTRY_POINTS: dict[str, list[Param]] = {
-    "source": [*SOURCE_MODEL, *REGISTRATION, *TRAINING],
+    "source": [*SOURCE_MODEL, *REGISTRATION, *TRAINING, *MONITORING],
     "evaluate": [
         _p("task", str, None, "task", TASK_NAMES),
         _p("model_uri", str, None, "models:/NAME@ALIAS, models:/NAME/VERSION, runs:/ID/checkpoint or a local checkpoint dir"),
@@ -173,6 +177,8 @@ ENTRY_POINTS: dict[str, list[Param]] = {
         _p("split", str, "test", "split to score", ("test", "dev", "train")),
         _p("max_eval_examples", _nonneg_int, 0, "score only the first N examples of each language (0 = all)"),
         _p("eval_batch_size", _pos_int, 64, "examples per batch at evaluation"),
+        _p("log_predictions", _bool, False, "write predictions.jsonl (id, gold, prediction per scored example) (yes/no)"),
+        *MONITORING,
     ],
     "ingest": [
         _p("scores", str, None, "CSV with columns task, model, lang, k, sampling, seed, score"),
@@ -211,8 +217,10 @@ ENTRY_POINTS: dict[str, list[Param]] = {
         *COMMON_DATA,
         _p("log_checkpoint", _bool, False, "log the continued model as a pyfunc model of the run (yes/no; ~size of the encoder)"),
         _p("dev_curve", _bool, True, "score the target dev split after each epoch when it is not the pool (monitoring only)"),
+        _p("log_predictions", _bool, False, "write predictions.jsonl (id, gold, prediction per scored example) (yes/no)"),
         # the shots are the training data, so there is no max_train_examples
         *_training_without("max_train_examples"),
+        *MONITORING,
     ],
     "search": [
         *SOURCE_MODEL,
@@ -231,6 +239,7 @@ ENTRY_POINTS: dict[str, list[Param]] = {
         _p("register", _bool, False, "train the best configuration as a source model and register it (yes/no)"),
         *REGISTRATION,
         *_training_without("lr", "epochs"),
+        *MONITORING,
     ],
     "grid": [
         _p("plan", str, None, "study plan YAML file (INTERFACE.md)"),

@@ -99,7 +99,7 @@ def make_objective(task, params: Params, slug: str, study_name: str):
         name = f"{run_name('trial', task.name, slug)}/t{trial.number}"
         tags = {"optuna.study": study_name, "optuna.trial": str(trial.number)}
         pruned = None
-        with stage_run("trial", name, tags=tags, nested=True) as run:
+        with stage_run("trial", name, tags=tags, nested=True, system_metrics=params.system_metrics) as run:
             trial.set_user_attr("mlflow_run_id", run.info.run_id)
             log_params({**source_run_params(task, params, config), "trial_number": trial.number})
             try:

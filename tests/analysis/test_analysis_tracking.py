@@ -234,3 +234,37 @@ def test_analysis_attaches_to_the_project_run_of_mlflow_run(tracking, monkeypatc
     assert "correlations.csv" in {a.path for a in tracking.list_artifacts(project_run)}
     study_runs = collect.collect_runs("study", tracking)
     assert "analysis" not in set(study_runs["stage"])  # nothing new in the analysed experiment
+
+
+def test_paired_bootstrap_between_samplings_from_predictions(tracking):
+    """few_shot_tests.csv: runs that logged predictions.jsonl are compared pairwise per (task, model, lang, k, seed)."""
+    import numpy as np
+
+    from analysis.paired import paired_bootstrap
+
+    exp = tracking.create_experiment("study")
+    for lang, score in (("ar", 60.0), ("tr", 70.0), ("ko", 55.0)):
+        record(tracking, exp, "evaluate", {"task": "pos", "model": "m", "lang": lang}, score)
+    # 200 sentences of 5 words: random gets 4 right in every one, longest 3 (a clear, consistent difference)
+    for sampling, right in (("random", 4), ("longest", 3), ("shortest", 4)):
+        run = record(tracking, exp, "few_shot", {"task": "pos", "model": "m", "lang": "tr", "k": 10,
+                                                 "sampling": sampling, "seed": 1}, 20.0 * right,
+                     tags={} if sampling == "shortest" else {"z2h.predictions": "predictions.jsonl"})
+        tracking.log_text(run, "".join(json.dumps({"id": f"s{i}", "gold": {}, "prediction": {}, "correct": right,
+                                                   "total": 5}) + "\n" for i in range(200)), "predictions.jsonl")
+    paths = run_analysis("study", output_dir="out", features="SYN")
+    tests = pd.read_csv(paths["few_shot_tests"])
+    assert len(tests) == 1  # shortest logged no predictions (no tag): not compared
+    row = tests.iloc[0]
+    assert (row["sampling_a"], row["sampling_b"]) == ("longest", "random")
+    assert row["difference"] == pytest.approx(-20.0) and row["ci_low"] == row["ci_high"] == pytest.approx(-20.0)
+    assert row["p_value"] < 0.001 and row["n_examples"] == 200
+    assert "Paired bootstrap tests between samplings" in Path(paths["report"]).read_text()
+
+    same = np.array([[1, 1], [0, 1]] * 50)
+    assert paired_bootstrap(same, same)["p_value"] == 1.0  # identical systems: no difference at all
+    rng = np.random.default_rng(3)
+    noisy_a, noisy_b = (np.stack([rng.integers(0, 2, 300), np.ones(300, int)], 1) for _ in range(2))
+    result = paired_bootstrap(noisy_a, noisy_b)
+    assert result["ci_low"] < result["difference"] < result["ci_high"]
+    assert (result["p_value"] > 0.05) == (result["ci_low"] < 0 < result["ci_high"])

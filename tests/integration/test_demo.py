@@ -23,11 +23,11 @@ tasks: [pos]
 models: [$MINILM_DIR]
 langs: [it, tr, fi]
 k: [0, 10]
-sampling: [random]
+sampling: [random, longest]
 seeds: [1]
 data_dir: $Z2H_DATA_DIR
 source: {model_name: minilm, max_train_examples: 300, epochs: 1, lr: 2e-4, batch_size: 16, max_eval_examples: 100}
-few_shot: {epochs: 3, lr: 2e-4, batch_size: 16, dev_curve: no}
+few_shot: {epochs: 3, lr: 2e-4, batch_size: 16, dev_curve: no, log_predictions: yes}
 evaluate: {max_eval_examples: 100}
 """
 
@@ -71,14 +71,20 @@ def test_demo_runs_the_study_reports_and_reuses_runs(plan, data_dir, tmp_path):
     client = MlflowClient(f"sqlite:///{root / 'mlflow.db'}")
     runs = client.search_runs([client.get_experiment_by_name("demo-test").experiment_id], max_results=1000)
     stages = [run.data.tags.get("z2h.stage") for run in runs]
-    assert stages.count("source") == 1 and stages.count("few_shot") == 3 and stages.count("analysis") == 1
+    assert stages.count("source") == 1 and stages.count("few_shot") == 6 and stages.count("analysis") == 1
     assert stages.count("evaluate") == 3 and all(run.info.status == "FINISHED" for run in runs)
     assert client.get_model_version_by_alias("z2h-pos-minilm", "source")
 
     report = root / "report"
     assert (report / "report.md").is_file() and list(report.glob("*.png"))
-    few_shot = pd.read_csv(report / "few_shot.csv").set_index("k")
-    assert few_shot.loc[10, "n_langs"] == 3 and few_shot.loc[10, "delta_vs_zero"] > 5  # 10 target sentences help
+    few_shot = pd.read_csv(report / "few_shot.csv").set_index(["sampling", "k"])
+    assert few_shot.loc[("random", 10), "n_langs"] == 3
+    assert few_shot.loc[("random", 10), "delta_vs_zero"] > 5  # 10 target sentences help
+    # the few-shot runs logged predictions.jsonl: longest vs random is tested per language on paired examples
+    tests = pd.read_csv(report / "few_shot_tests.csv")
+    assert sorted(tests["lang"]) == ["fi", "it", "tr"] and (tests["n_examples"] == 100).all()
+    assert ((tests["ci_low"] <= tests["difference"]) & (tests["difference"] <= tests["ci_high"])).all()
+    assert "Paired bootstrap tests between samplings" in (report / "report.md").read_text()
 
     started = time.time()
     again = _demo(root, plan, data_dir)

@@ -31,6 +31,40 @@ def tiny_source(mlflow_server, tiny_bert, data_dir):
     return SimpleNamespace(uri=f"models:/z2h-pos-{MODEL_NAME}@source", run_id=version.run_id, version=version.version)
 
 
+def inputs_of(client, run_id) -> dict[str, tuple[str, str, str]]:
+    """The run's MLflow dataset inputs: name -> (digest, source, context)."""
+    inputs = client.get_run(run_id).inputs.dataset_inputs
+    return {i.dataset.name: (i.dataset.digest, json.loads(i.dataset.source)["uri"],
+                             {t.key: t.value for t in i.tags}["mlflow.data.context"]) for i in inputs}
+
+
+def test_source_run_lists_its_datasets_and_scores_its_logged_model(tiny_source, mlflow_server):
+    client = MlflowClient(mlflow_server.uri)
+    run = client.get_run(tiny_source.run_id)
+    inputs, params = inputs_of(client, tiny_source.run_id), run.data.params
+    assert set(inputs) == {"ud/en/train", "ud/en/dev", "ud/en/test"}
+    for split, context in (("train", "training"), ("dev", "evaluation"), ("test", "evaluation")):
+        digest, source, logged_context = inputs[f"ud/en/{split}"]
+        assert source == params[f"data.{split}.file"] and logged_context == context
+        # capped splits (50 / 30 examples): the file's hash, then the hash of which part of it
+        assert digest.startswith(params[f"data.{split}.sha256"] + "-") and len(digest) <= 36
+    profile = json.loads(next(i.dataset.profile for i in run.inputs.dataset_inputs if i.dataset.name == "ud/en/test"))
+    assert profile == {"num_examples": 30}
+    # the test scores sit on the logged model too, with the test dataset, so search_logged_models filters them
+    score = run.data.metrics["score"]
+    test = {"dataset_name": "ud/en/test", "dataset_digest": inputs["ud/en/test"][0]}
+    found = client.search_logged_models([run.info.experiment_id], filter_string=f"metrics.score >= {score - 0.01}",
+                                        datasets=[test])
+    model = next(m for m in found if m.source_run_id == tiny_source.run_id)
+    by_key = {m.key: m for m in model.metrics}
+    assert by_key["score"].value == pytest.approx(score) and by_key["accuracy"].dataset_name == "ud/en/test"
+    assert by_key["score"].dataset_digest == inputs["ud/en/test"][0]
+    assert not [m for m in client.search_logged_models([run.info.experiment_id],
+                                                       filter_string=f"metrics.score > {score + 0.01}", datasets=[test])
+                if m.source_run_id == tiny_source.run_id]
+    assert len(client.get_metric_history(tiny_source.run_id, "score")) == 1  # logged once, on run and model
+
+
 def few_shot_params(model_uri, data_dir, **values) -> list[str]:
     values = {"task": "pos", "model_uri": model_uri, "data_dir": data_dir, "max_eval_examples": 30, "epochs": 1,
               **values}
@@ -45,7 +79,8 @@ def shots_of(client, run_id) -> list[dict]:
 
 def test_few_shot_through_mlflow_run(mlflow_server, tiny_source, tiny_bert, data_dir):
     mlflow_run("few_shot", {"task": "pos", "model_uri": tiny_source.uri, "lang": "tr", "k": 10, "sampling": "longest",
-                            "data_dir": data_dir, "max_eval_examples": 30, "epochs": 2, "lr": "2e-4"},
+                            "data_dir": data_dir, "max_eval_examples": 30, "epochs": 2, "lr": "2e-4",
+                            "log_predictions": "yes"},
                mlflow_server.uri, experiment=EXPERIMENT)
     client = MlflowClient(mlflow_server.uri)
     experiment = client.get_experiment_by_name(EXPERIMENT)
@@ -69,6 +104,22 @@ def test_few_shot_through_mlflow_run(mlflow_server, tiny_source, tiny_bert, data
     assert len(client.get_metric_history(run.info.run_id, "train_loss")) == 2
     assert not client.search_logged_models([experiment.experiment_id],
                                            filter_string=f"source_run_id = '{run.info.run_id}'")
+    # predictions.jsonl round-trips: the 30 scored sentences, and the logged score recomputed from them
+    path = mlflow.artifacts.download_artifacts(run_id=run.info.run_id, artifact_path=tags["z2h.predictions"],
+                                               tracking_uri=client.tracking_uri)
+    records = [json.loads(line) for line in open(path, encoding="utf-8")]
+    test = TargetData(PosTask(), str(data_dir), "tr", PoolSpec(), max_eval_examples=30).test.examples
+    assert [r["id"] for r in records] == [ex.id for ex in test] and records[0]["gold"] == {"tags": test[0].tags}
+    assert len(records[0]["prediction"]["tags"]) == len(test[0].words)
+    assert 100 * sum(r["correct"] for r in records) / sum(r["total"] for r in records) == pytest.approx(
+        run.data.metrics["score"])
+    assert PosTask().score(test, [r["prediction"]["tags"] for r in records])["accuracy"] == pytest.approx(
+        run.data.metrics["score"])
+    inputs = inputs_of(client, run.info.run_id)  # the pool, the drawn shots and the scored test split
+    assert set(inputs) == {"ud/tr/pool", "ud/tr/shots", "ud/tr/test"}
+    assert inputs["ud/tr/pool"] == (params["data.pool.sha256"], params["data.pool.file"], "training")
+    assert inputs["ud/tr/shots"][0].startswith(params["data.pool.sha256"] + "-")
+    assert inputs["ud/tr/test"][1:] == (params["data.test.file"], "evaluation")
 
 
 def test_zero_shot_carve_out_checkpoint_and_errors(tracking, tiny_source, data_dir, capsys):
@@ -85,8 +136,11 @@ def test_zero_shot_carve_out_checkpoint_and_errors(tracking, tiny_source, data_d
     assert carved.data.params["pool"] == "test:20" and carved.data.params["data.pool.examples"] == "20"
     assert "z2h.carve_out" in carved.data.tags
     assert all(shot["index"] < 20 for shot in shots_of(client, carved.info.run_id))
-    assert client.search_logged_models([carved.info.experiment_id],
-                                       filter_string=f"source_run_id = '{carved.info.run_id}'")
+    logged = client.search_logged_models([carved.info.experiment_id],
+                                         filter_string=f"source_run_id = '{carved.info.run_id}'")
+    assert {m.key: m.value for m in logged[0].metrics}["score"] == carved.data.metrics["score"]
+    assert {m.dataset_name for m in logged[0].metrics} == {"ud/ar/test"}
+    assert set(inputs_of(client, carved.info.run_id)) == {"ud/ar/pool", "ud/ar/shots", "ud/ar/test"}
 
     assert run_entry("few_shot", few_shot_params(tiny_source.uri, data_dir, lang="tr", k=100000)) == 2
     assert "eligible" in capsys.readouterr().err
@@ -107,3 +161,16 @@ def test_turkish_few_shot_beats_zero_shot(tracking, pos_source, data_dir):
         source.uri, data_dir, k=500, sampling="random", epochs=3, lr="2e-4", batch_size=16, **common)))
     print(f"Turkish POS accuracy: zero-shot {zero['score']:.1f} -> k=500 {few['score']:.1f}")
     assert few["score"] >= zero["score"] + 5
+
+
+def test_system_metrics_are_logged_when_asked(tracking, tiny_source, data_dir, monkeypatch):
+    monkeypatch.setenv("MLFLOW_SYSTEM_METRICS_SAMPLING_INTERVAL", "0.2")  # default 10 s: longer than this run
+    monkeypatch.setenv("MLFLOW_SYSTEM_METRICS_SAMPLES_BEFORE_LOGGING", "1")
+    client = MlflowClient(tracking)
+    run = client.get_run(run_few_shot(parse_params("few_shot", few_shot_params(
+        tiny_source.uri, data_dir, lang="tr", k=5, system_metrics="yes"))))
+    assert "system/cpu_utilization_percentage" in run.data.metrics
+    assert "system/system_memory_usage_megabytes" in run.data.metrics
+    plain = client.get_run(run_few_shot(parse_params("few_shot", few_shot_params(tiny_source.uri, data_dir, lang="tr",
+                                                                                 k=0))))
+    assert not [key for key in plain.data.metrics if key.startswith("system/")]

@@ -4,6 +4,7 @@ from __future__ import annotations
 import json
 import subprocess
 import time
+import urllib.error
 import urllib.request
 from pathlib import Path
 
@@ -37,6 +38,11 @@ def test_source_pos_learns_logs_and_registers(pos_source, tracking):
     assert len(MlflowClient().get_metric_history(run_id, "dev_score")) == 1
     version = MlflowClient().get_model_version_by_alias("z2h-pos-minilm", "source")
     assert version.run_id == run_id and version.tags["task"] == "pos"
+    info = mlflow.models.get_model_info("models:/z2h-pos-minilm@source")  # a signature and an input example
+    assert info.signature.inputs.to_dict() == [{"type": "array", "items": {"type": "string"}, "name": "tokens",
+                                                "required": True}]
+    assert [spec["name"] for spec in info.signature.outputs.to_dict()] == ["tags"]
+    assert info.saved_input_example_info["type"] == "dataframe"
 
 
 @pytest.mark.learning
@@ -70,6 +76,15 @@ def test_models_serve_answers_invocations(pos_source, tracking, mlflow_server):
                 assert server.poll() is None, "mlflow models serve exited"
                 time.sleep(1)
         assert answer["predictions"][0]["tags"] == ["DET", "NOUN", "VERB", "PUNCT"]
+        # the signature makes the server check the request: no `tokens` column -> 400 with the reason
+        wrong = json.dumps({"dataframe_records": [{"words": ["The", "cat"]}]}).encode()
+        request = urllib.request.Request(f"http://127.0.0.1:{port}/invocations", data=wrong,
+                                         headers={"Content-Type": "application/json"})
+        with pytest.raises(urllib.error.HTTPError) as error:
+            urllib.request.urlopen(request, timeout=30)
+        assert error.value.code == 400
+        message = json.loads(error.value.read())["message"]
+        assert "missing inputs ['tokens']" in message
     finally:
         import os
         import signal

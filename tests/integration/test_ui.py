@@ -99,3 +99,29 @@ def test_mlflow_ui_shows_runs_scores_and_registered_model(pos_source, mlflow_ser
     body = wait_for_text(browser, "Version 1")
     browser.save_screenshot(str(ARTIFACTS / "mlflow-ui-model.png"))
     assert "z2h-pos-minilm" in body and "source" in body and "task" in body
+
+    # a run's datasets: the scored split of an evaluate run, and the source run's train (+ dev and test behind "+2")
+    digest = MlflowClient(mlflow_server.uri).get_run(runs[0].info.run_id).inputs.dataset_inputs[0].dataset.digest
+    browser.get(f"{mlflow_server.uri}/#/experiments/{experiment.experiment_id}/runs/{runs[0].info.run_id}")
+    body = wait_for_text(browser, f"ud/it/test ({digest})")
+    assert "Evaluation" in body[body.index("Datasets"):]
+    source_run, _ = pos_source
+    source = MlflowClient(mlflow_server.uri).get_run(source_run)
+    browser.get(f"{mlflow_server.uri}/#/experiments/{source.info.experiment_id}/runs/{source_run}")
+    body = wait_for_text(browser, "ud/en/train (")
+    assert "Training" in body[body.index("Datasets"):]
+    browser.find_elements(By.XPATH, "//*[normalize-space(text())='+2']")[-1].click()
+    body = wait_for_text(browser, "ud/en/test (")
+    assert "ud/en/dev (" in body
+    browser.save_screenshot(str(ARTIFACTS / "mlflow-ui-datasets.png"))
+
+    # the registered model version's signature
+    version = MlflowClient(mlflow_server.uri).get_model_version_by_alias("z2h-pos-minilm", "source").version
+    browser.get(f"{mlflow_server.uri}/#/models/z2h-pos-minilm/versions/{version}")
+    wait_for_text(browser, "Inputs (1)")
+    for section in ("Inputs (1)", "Outputs (1)"):
+        browser.find_elements(By.XPATH, f"//*[normalize-space(text())='{section}']")[-1].click()
+    body = wait_for_text(browser, "tokens (required)")
+    schema = body[body.index("Schema"):]
+    assert "Array(string)" in schema and "tags (required)" in schema
+    browser.save_screenshot(str(ARTIFACTS / "mlflow-ui-signature.png"))

@@ -169,7 +169,8 @@ def test_words_beyond_max_length_are_still_parsed_and_scored(tiny_bert, caplog):
     model, tokenizer = build_model(task, str(tiny_bert), None, task.label_vocabs([example]), 16)
     with caplog.at_level("WARNING"):
         predictions = predict_examples(model, task, tokenizer, [example])
-    assert "16 words had no subword within max_length=16" in caplog.text
+    assert "16 words without a subword (0 that the tokenizer maps to nothing" in caplog.text
+    assert "16 beyond max_length=16" in caplog.text
     heads, relations = predictions[0]
     assert len(heads) == len(relations) == 30 and _is_tree(heads) and heads.count(0) == 1
     wrong_last = [0] + [1] * 28 + [2]  # only the last (truncated) word wrong: it still counts, 29 of 30

@@ -1,9 +1,12 @@
 """Alignment on the first subword, length-grouped batching, the training loop and checkpoints."""
 from __future__ import annotations
 
+import pytest
 import torch
 
 from zero2hero.data.conllu_reader import read_conllu
+from zero2hero.data.examples import WordExample
+from zero2hero.errors import Z2HError
 from zero2hero.modeling.encoder import load_tokenizer, model_slug
 from zero2hero.modeling.model import load_checkpoint
 from zero2hero.stages.common import build_model
@@ -19,8 +22,8 @@ def test_first_subword_alignment(tiny_bert, tiny_xlmr):
     words = ["Unbelievably", "long", "words", "tokenise", "into", "pieces", "."]
     for model_dir in (tiny_bert, tiny_xlmr):
         tokenizer = load_tokenizer(str(model_dir))
-        input_ids, starts, lost = align_words(words, tokenizer, 512)
-        assert lost == 0 and len(starts) == len(words)
+        input_ids, starts, empty, beyond = align_words(words, tokenizer, 512)
+        assert empty == beyond == 0 and len(starts) == len(words)
         assert starts == sorted(starts) and len(set(starts)) == len(words) and starts[0] == 1
         pieces = tokenizer.convert_ids_to_tokens(input_ids)
         # every word starts exactly at its first piece: the pieces between two starts decode to that word
@@ -33,9 +36,29 @@ def test_first_subword_alignment(tiny_bert, tiny_xlmr):
 def test_truncation_keeps_every_word_scored(tiny_bert):
     tokenizer = load_tokenizer(str(tiny_bert))
     words = ["the"] * 40  # one subword each in the fixture vocabulary
-    input_ids, starts, lost = align_words(words, tokenizer, 16)
-    assert len(input_ids) == 16 and len(starts) == 40 and lost == 40 - 14
-    assert starts[14:] == [0] * lost  # the explicit rule: predicted from the first token, still counted
+    input_ids, starts, empty, beyond = align_words(words, tokenizer, 16)
+    assert len(input_ids) == 16 and len(starts) == 40 and (empty, beyond) == (0, 40 - 14)
+    assert starts[14:] == [15] * beyond  # the explicit rule: the closing [SEP] stands for them, still counted
+
+
+def test_words_without_subword_are_counted_apart_and_never_point_at_the_first_token(tiny_bert, minilm, caplog):
+    # zero-width space, soft hyphen: BERT's normaliser deletes them (an XLM-R tokenizer maps them to <unk>)
+    words = ["the", "\u200b", "cat", "\u00ad", "sat", "\u200b"]
+    for model_dir in (tiny_bert, minilm):
+        tokenizer = load_tokenizer(str(model_dir))
+        input_ids, starts, empty, beyond = align_words(words, tokenizer, 512)
+        assert (empty, beyond) == (3, 0)
+        closing = len(input_ids) - 1
+        assert input_ids[closing] == tokenizer.sep_token_id
+        assert [starts[i] for i in (1, 3, 5)] == [closing] * 3 and 0 not in starts
+    task = get_task("pos")
+    model, tokenizer = build_model(task, str(tiny_bert), None, task.label_vocabs([]), 8)
+    # "the" is one subword in the fixture vocabulary: 6 of them fit into 8 with [CLS] and [SEP]
+    example = WordExample("z", ["the", "\u200b", "the", "\u00ad", "the", "\u200b"] + ["the"] * 10, ["DET"] * 16)
+    with caplog.at_level("WARNING"):
+        task.encode([example], tokenizer, model.meta, training=False)
+    assert ("pos: 10 words without a subword (3 that the tokenizer maps to nothing, such as zero-width characters "
+            "or soft hyphens; 7 beyond max_length=8)") in caplog.text
 
 
 def test_length_grouped_batches_cover_all_and_pad_little():
@@ -99,3 +122,53 @@ def test_save_then_load_predicts_identically(tiny_xlmr, data_dir, tmp_path):
     loaded, loaded_tokenizer = load_checkpoint(tmp_path / "ckpt")
     assert predict_examples(loaded, task, loaded_tokenizer, examples) == before
     assert loaded.meta == model.meta
+
+
+def test_every_task_signature_matches_its_frames():
+    """The registered model's signature is the columns each task reads and writes (tracking/pyfunc.py)."""
+    import pandas as pd
+
+    from zero2hero.tasks import TASKS
+    from zero2hero.tracking.pyfunc import input_example_of, signature_of
+
+    for name in TASKS:
+        task = get_task(name)
+        signature = signature_of(task)
+        assert signature.inputs.input_names() == list(task.pyfunc_inputs) and signature.inputs.required_input_names()
+        assert signature.outputs.input_names() == list(task.pyfunc_outputs)
+        example = input_example_of(task)
+        assert list(example.columns) == list(task.pyfunc_inputs) and len(task.examples_from_frame(example)) == 1
+        with pytest.raises(Z2HError, match="needs the column"):
+            task.examples_from_frame(pd.DataFrame({"other": [1]}))
+    assert signature_of(get_task("dep")).outputs.to_dict()[0] == {"type": "array", "items": {"type": "long"},
+                                                                 "name": "heads", "required": True}
+
+
+def test_predictions_jsonl_counts_give_each_task_score(tiny_bert):
+    """predictions.jsonl: per example the gold, the pyfunc-form prediction and the headline counts, whose sums give
+    the task's `score_metric` exactly (hand-made examples of every task)."""
+    import json
+
+    from zero2hero.data.examples import Answer, NliExample, QaExample
+    from zero2hero.stages.common import predictions_jsonl
+
+    words = [WordExample("a", ["x", "y", "z"], ["NOUN", "PUNCT", "VERB"], [0, 1, 1], ["root", "punct", "obj"]),
+             WordExample("b", ["u", "v"], ["B-PER", "I-PER"], [2, 0], ["nsubj", "root"])]
+    cases = {
+        "pos": (words, [["NOUN", "VERB", "VERB"], ["B-PER", "O"]]),
+        "ner": ([WordExample("n", ["Ada", "in", "Rome"], ["B-PER", "O", "B-LOC"])], [["B-PER", "O", "O"]]),
+        "dep": (words, [([0, 1, 2], ["root", "punct", "obj"]), ([0, 1], ["root", "nsubj"])]),
+        "xnli": ([NliExample("p", "a", "b", "entailment"), NliExample("q", "c", "d", "neutral")],
+                 ["entailment", "contradiction"]),
+        "xquad": ([QaExample("s", "q", "The cat sat.", [Answer("The cat", 0), Answer("cat", 4)]),
+                   QaExample("t", "q", "On a mat.", [Answer("a mat", 3)])], [("cat", 4), ("mat.", 5)]),
+    }
+    for name, (examples, predictions) in cases.items():
+        task = get_task(name)
+        records = [json.loads(line) for line in predictions_jsonl(task, examples, predictions).splitlines()]
+        assert [r["id"] for r in records] == [ex.id for ex in examples]
+        assert set(records[0]["prediction"]) == set(task.pyfunc_outputs)
+        recomputed = 100 * sum(r["correct"] for r in records) / sum(r["total"] for r in records)
+        assert recomputed == pytest.approx(task.score(examples, predictions)[task.score_metric]), name
+    assert records[0]["gold"] == {"answers": ["The cat", "cat"]} and records[1]["prediction"] == {"answer": "mat.",
+                                                                                                   "start": 5}

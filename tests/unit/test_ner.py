@@ -128,6 +128,22 @@ def test_scores_count_unseen_tags_as_wrong_and_warn(tiny_bert, caplog):
     assert metrics["f1"] == pytest.approx(100 * 2 * 0.5 / 1.5)
 
 
+def test_gold_starting_with_inside_tag_is_an_entity_in_f1_not_in_f1_strict():
+    """conlleval (seqeval's default mode, what XTREME reports) reads a span opened by I-X as an X entity;
+    strict IOB2 does not. The constrained CRF can only output B-LOC I-LOC for it: right under conlleval,
+    a spurious entity under strict IOB2 (whose gold has no LOC entity at all)."""
+    task = get_task("ner")
+    gold = [WordExample("a", ["東京", "都", "に"], ["I-LOC", "I-LOC", "O"]),
+            WordExample("b", ["Ada", "Lovelace"], ["B-PER", "I-PER"])]
+    metrics = task.score(gold, [["B-LOC", "I-LOC", "O"], ["B-PER", "I-PER"]])
+    assert metrics["f1"] == metrics["precision"] == metrics["recall"] == 100.0
+    assert metrics["f1_LOC"] == 100.0 and metrics["f1_PER"] == 100.0
+    assert metrics["recall_strict"] == 100.0 and metrics["precision_strict"] == 50.0  # gold: Ada Lovelace only
+    assert metrics["f1_strict"] == pytest.approx(100 * 2 * 0.5 / 1.5)
+    missed = task.score(gold, [["O", "O", "O"], ["B-PER", "I-PER"]])  # missing the I- span costs recall in f1 only
+    assert missed["recall"] == 50.0 and missed["recall_strict"] == 100.0 and missed["f1_strict"] == 100.0
+
+
 @pytest.mark.parametrize("encoder", ["tiny_bert", "tiny_xlmr"])
 def test_tiny_models_overfit_and_predict_tags(encoder, request, data_dir, tmp_path):
     model_dir = request.getfixturevalue(encoder)

@@ -73,6 +73,9 @@ def test_pair_features_fixed_labels_and_truncation(task, data_dir, minilm, tiny_
     batch = task.collate(features, tokenizer)
     assert batch["input_ids"].shape == batch["token_type_ids"].shape == (3, 128) and batch["labels"].tolist()
     assert task.n_tokens(examples[1]) == len(examples[1].premise.split())
+    chinese = task.read(data_dir, "zh", "dev")[0]
+    assert " " not in chinese.premise.strip()  # one whitespace "word"
+    assert task.n_tokens(chinese) >= 10 and task.n_tokens(chinese, tokenizer) > 1
     assert task.n_tokens(examples[1], tokenizer) == len(tokenizer(examples[1].premise, add_special_tokens=False)["input_ids"])
     model, tiny_tokenizer = build_model(task, str(tiny_bert), None, meta.labels, 128)
     output = model(task.collate(task.encode(examples, tiny_tokenizer, model.meta, training=True), tiny_tokenizer))

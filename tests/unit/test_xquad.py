@@ -157,6 +157,25 @@ def test_split_names_selection_and_units(task, data_dir):
     assert task.pool_split(data_dir, "es") == "pool" and task.sampling_strategies == ("random",)
 
 
+def test_few_shot_records_paragraphs_and_carve_out_takes_whole_articles(task, data_dir):
+    from zero2hero.data.fewshot import PoolSpec, TargetData, sample_few_shot
+
+    pool = load_split(task, data_dir, "es", "pool")
+    sample = sample_few_shot(task, pool, 2, "random", seed=1)
+    for shot in sample.shots:  # n_tokens of a drawn article = its paragraphs (not its questions)
+        questions = [ex for ex in pool.examples if ex.article == shot.id]
+        assert shot.n_tokens == len({ex.paragraph for ex in questions}) < len(questions)
+    whole = TargetData(task, str(data_dir), "es", PoolSpec())
+    carved = TargetData(task, str(data_dir), "es", PoolSpec.parse("test:3"))
+    pool_articles = [ex.article for ex in carved.pool.examples]
+    assert len(set(pool_articles)) == 3 and not set(pool_articles) & {ex.article for ex in carved.test.examples}
+    assert len(carved.pool.examples) + len(carved.test.examples) == len(whole.test.examples)
+    assert carved.pool.content_key != carved.test.content_key != whole.test.content_key
+    assert [ex.id for ex in carved.pool.examples] == [ex.id for ex in whole.test.examples[: len(carved.pool.examples)]]
+    with pytest.raises(Z2HError, match="has only 38 items"):
+        TargetData(task, str(data_dir), "es", PoolSpec(38))
+
+
 def _write(tmp_path, document, name="bad.json"):
     path = tmp_path / name
     path.write_text(json.dumps(document, indent=1, ensure_ascii=False) if not isinstance(document, str) else document)
@@ -208,7 +227,7 @@ def test_mismatched_answer_reported_skipped_for_training_scored(task, tmp_path, 
     evaluation = task.encode(examples, tokenizer, meta, training=False)
     predictions = task.finalize(examples, evaluation, [([0.0] * len(f["input_ids"]),) * 2 for f in evaluation], meta)
     assert predictions[2] == ("", -1)
-    assert set(task.score(examples, predictions)) == {"exact_match", "f1"}
+    assert set(task.score(examples, predictions)) == {"exact_match", "f1", "f1_char"}
 
 
 def test_frame_input_needs_question_and_context(task):

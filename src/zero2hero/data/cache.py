@@ -15,6 +15,9 @@ import json
 import os
 from pathlib import Path
 
+# bumped when a task's encoding changes for the same inputs, so that older cache files are not reused
+# (2: words without a subword point at the closing special token)
+FEATURE_FORMAT = 2
 _MEMORY: dict[str, list] = {}
 _TOKENIZER_KEYS: dict[int, str] = {}
 
@@ -35,7 +38,7 @@ def tokenizer_fingerprint(tokenizer) -> str:
 
 def cached_features(task, examples: list, tokenizer, meta, content_key: str, training: bool) -> list[dict]:
     """`task.encode(...)`, memoised by a content hash; `content_key` identifies exactly which examples."""
-    parts = [task.name, content_key, tokenizer_fingerprint(tokenizer), meta.max_length, meta.labels, training]
+    parts = [FEATURE_FORMAT, task.name, content_key, tokenizer_fingerprint(tokenizer), meta.max_length, meta.labels, training]
     key = hashlib.sha256(json.dumps(parts, sort_keys=True, default=str).encode()).hexdigest()[:32]
     if key in _MEMORY:
         return _MEMORY[key]

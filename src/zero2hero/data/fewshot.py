@@ -20,7 +20,8 @@ STRATEGIES = ("random", "shortest", "longest")
 
 @dataclass(frozen=True)
 class PoolSpec:
-    """Where the pool comes from: the task's pool split (`auto`), or the first `carve_out` test items."""
+    """Where the pool comes from: the task's pool split (`auto`), or the first `carve_out` test items
+    (sampling units: sentences, or whole articles for XQuAD)."""
 
     carve_out: int = 0
 
@@ -51,14 +52,18 @@ class TargetData:
         self.max_eval_examples = max_eval_examples
         test = load_split(task, data_dir, lang, "test")
         if pool.carve_out:
-            if pool.carve_out >= len(test.examples):
+            # whole sampling units, so a grouped unit (an XQuAD article) is never part pool, part scored
+            units = task.sampling_units(test.examples)
+            if pool.carve_out >= len(units):
                 raise Z2HError(f"pool=test:{pool.carve_out} leaves nothing to score: the {lang} test split "
-                               f"({test.source}) has only {len(test.examples)} items")
-            self._carved = Split("pool", lang, test.examples[: pool.carve_out], test.source, test.sha256,
-                                 f"first:{pool.carve_out}")
-            test = Split("test", lang, test.examples[pool.carve_out:], test.source, test.sha256,
-                         f"after:{pool.carve_out}", {"z2h.carve_out": f"first {pool.carve_out} test items are the pool"},
-                         test.skipped)
+                               f"({test.source}) has only {len(units)} items")
+            carved = {index for _, indices in units[: pool.carve_out] for index in indices}
+            unit_rule = "-units" if len(units) != len(test.examples) else ""
+            self._carved = test.subset("pool", [ex for i, ex in enumerate(test.examples) if i in carved],
+                                       f"first{unit_rule}:{pool.carve_out}")
+            test = test.subset("test", [ex for i, ex in enumerate(test.examples) if i not in carved],
+                               f"after{unit_rule}:{pool.carve_out}",
+                               {"z2h.carve_out": f"first {pool.carve_out} test items are the pool"})
         self.test = test.head(max_eval_examples)
 
     @cached_property
@@ -113,12 +118,12 @@ def check_sampling(task, sampling: str) -> None:
         raise Z2HError(f"{task.name} uses sampling {', '.join(task.sampling_strategies)} only; not {sampling!r}")
 
 
-def _eligible(task, pool: Split) -> tuple[list[Shot], list[list[int]]]:
+def _eligible(task, pool: Split, tokenizer=None) -> tuple[list[Shot], list[list[int]]]:
     """The pool's units that may be drawn, in pool order, and the example indices of each."""
     low, high = task.few_shot_length_range or (0, float("inf"))
     units, members = [], []
     for position, (unit_id, indices) in enumerate(task.sampling_units(pool.examples)):
-        size = sum(task.n_tokens(pool.examples[i]) for i in indices)
+        size = task.unit_size(pool.examples, indices, tokenizer)
         if low <= size <= high:
             units.append(Shot(position, str(unit_id), size))
             members.append(indices)
@@ -138,14 +143,16 @@ def _order(strategy: str, units: list[Shot], rng_key: str) -> list[int]:
     return positions
 
 
-def sample_few_shot(task, pool: Split, k: int, sampling: str, seed: int, pool_spec: PoolSpec | str = "auto") -> FewShotSample:
+def sample_few_shot(task, pool: Split, k: int, sampling: str, seed: int, pool_spec: PoolSpec | str = "auto",
+                    tokenizer=None) -> FewShotSample:
     """Draw `k` units of `pool` with strategy `sampling` (random, shortest, longest).
 
     Word-level tasks draw only sentences within `task.few_shot_length_range` (3–50 words). Raises Z2HError for
     a strategy the task does not use and for a k larger than the eligible units (saying how many there are).
+    `tokenizer` (the source model's) sizes units for tasks that count subwords (XNLI's `n_tokens`).
     """
     check_sampling(task, sampling)
-    units, members = _eligible(task, pool)
+    units, members = _eligible(task, pool, tokenizer)
     if k > len(units):
         bounds = task.few_shot_length_range
         rule = f" ({bounds[0]}–{bounds[1]} words)" if bounds else ""
@@ -156,6 +163,5 @@ def sample_few_shot(task, pool: Split, k: int, sampling: str, seed: int, pool_sp
     shots = [units[i] for i in chosen]
     indices = [index for i in chosen for index in members[i]]
     digest = hashlib.sha256(json.dumps(indices).encode()).hexdigest()[:12]
-    split = Split("shots", pool.lang, [pool.examples[i] for i in indices], pool.source, pool.sha256,
-                  f"{pool.selection}|shots:{digest}")
+    split = pool.subset("shots", [pool.examples[i] for i in indices], f"shots:{digest}")
     return FewShotSample(shots, split, len(units))

@@ -164,7 +164,7 @@ def english_train_split(data_dir, kind: str, read: Callable[[Path], list], what:
     except RealDataUnavailable as exc:
         expected = PATTERNS[kind].format(lang="en", split="train")
         raise RealDataUnavailable(f"{what}: no {expected} under {data_dir} and {exc}") from None
-    return Split("train", "en", read(path), str(path), file_sha256(path))
+    return Split("train", "en", read(path), str(path), file_sha256(path), corpus=kind)
 
 
 def local_or_hub(task, data_dir, lang: str, split: str):

@@ -1,6 +1,7 @@
 """A loaded data split: its examples and where exactly they came from."""
 from __future__ import annotations
 
+import hashlib
 from collections import OrderedDict
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -20,17 +21,35 @@ class Split:
     selection: str = "all"  # which examples were kept ("all", "first:500", "shots:<hash>", ...)
     tags: dict = field(default_factory=dict)
     skipped: int = 0  # sentences of the file left out as unusable (bad_trees=skip)
+    corpus: str = ""  # the data kind of data.layout ("ud", "wikiann", "xnli", "xquad", "squad", "multinli")
 
     @property
     def content_key(self) -> str:
         return f"{self.sha256}:{self.selection}"
 
+    def subset(self, name: str, examples: list, selection: str, tags: dict | None = None) -> "Split":
+        """Part of this split's examples, from the same file: `selection` says which (appended to this one's)."""
+        return Split(name, self.lang, examples, self.source, self.sha256, f"{self.selection}|{selection}",
+                     dict(self.tags if tags is None else tags), skipped=self.skipped, corpus=self.corpus)
+
     def head(self, limit: int) -> "Split":
         """The first `limit` examples (0 = all)."""
         if not limit or limit >= len(self.examples):
             return self
-        return Split(self.name, self.lang, self.examples[:limit], self.source, self.sha256,
-                     f"{self.selection}|first:{limit}", dict(self.tags), self.skipped)
+        return self.subset(self.name, self.examples[:limit], f"first:{limit}")
+
+    @property
+    def dataset_name(self) -> str:
+        """`ud/tr/test`: corpus, language, split."""
+        return f"{self.corpus or 'data'}/{self.lang}/{self.name}"
+
+    @property
+    def digest(self) -> str:
+        """The file's SHA-256 (16 hex digits, as `data.<split>.sha256`); for part of a file (a cap, XQuAD's articles,
+        the shots) followed by a hash of the selection, so two parts of one file are two datasets."""
+        if self.selection == "all":
+            return self.sha256[:16]
+        return f"{self.sha256[:16]}-{hashlib.sha256(self.selection.encode()).hexdigest()[:8]}"
 
     def log_params(self) -> dict[str, str]:
         prefix = f"data.{self.name}"
@@ -69,4 +88,4 @@ def load_split(task, data_dir: str | Path, lang: str, split: str, limit: int = 0
     # a task may keep part of the file (XQuAD)
     examples, skipped = _read_examples(task, data_dir, lang, split, path, sha256)
     return Split(name or split, lang, examples, str(path), sha256, task.split_selection(split),
-                 skipped=skipped).head(limit)
+                 skipped=skipped, corpus=task.data_kind).head(limit)

@@ -1,18 +1,19 @@
-"""Extractive-QA metrics: exact match and token F1 as in the official SQuAD v1.1 evaluation, plus a
-tokenisation rule for scripts written without spaces.
+"""Extractive-QA metrics: exact match and token F1 as in the official SQuAD v1.1 evaluation (`f1`), plus a
+character-level F1 for scripts written without spaces (`f1_char`).
 
 Normalisation (SQuAD v1.1, unchanged): lower-case; delete ASCII punctuation (`string.punctuation`); delete
 the English articles a/an/the as whole words; collapse whitespace. Exact match compares the normalised
 strings; F1 is the harmonic mean of token precision and recall (bag of tokens), 0 when no token is shared
 (also when both sides are empty, as in v1.1). Each prediction takes its best score over the gold answers.
 
-Tokenisation rule (our addition; SQuAD v1.1 splits on whitespace only, which turns a whole Chinese or Thai
-answer into one "token" and makes F1 all-or-nothing): every character of a script written without spaces
-between words (Chinese/Japanese ideographs and CJK punctuation, Hiragana, Katakana, Thai, Lao,
-Khmer, Myanmar, full-width forms) is a token of its own, with its combining marks (Thai vowel and tone
-marks) attached; runs of other characters inside a whitespace-separated word stay one token. So
-"308分" -> ["308", "分"] and Thai is scored per character. Text without such characters (English, German,
-Spanish, Korean Hangul, ...) is tokenised exactly as SQuAD v1.1 does, so those scores equal the official script's.
+`f1` tokenises on whitespace, exactly as the official script (and XQuAD's own evaluation, which reuses it)
+does, so published numbers compare with it. For Chinese or Thai that makes a whole answer one "token" and
+F1 all-or-nothing, so `f1_char` (our addition) tokenises instead with `answer_tokens`: every character of a
+script written without spaces between words (Chinese/Japanese ideographs and CJK punctuation, Hiragana,
+Katakana, Thai, Lao, Khmer, Myanmar, full-width forms) is a token of its own, with its combining marks (Thai
+vowel and tone marks) attached; runs of other characters inside a whitespace-separated word stay one token.
+So "308分" -> ["308", "分"] and Thai is scored per character. On text without such characters (English,
+German, Spanish, Korean Hangul, ...) the two rules tokenise alike, so there `f1_char` equals `f1`.
 The rule depends only on the characters, not on a language code, so mixed-script answers work too.
 """
 from __future__ import annotations
@@ -78,8 +79,11 @@ def exact_match(prediction: str, gold: str) -> float:
     return float(normalize_answer(prediction) == normalize_answer(gold))
 
 
-def f1_score(prediction: str, gold: str) -> float:
-    predicted, expected = answer_tokens(normalize_answer(prediction)), answer_tokens(normalize_answer(gold))
+def f1_score(prediction: str, gold: str, per_character: bool = False) -> float:
+    """Token F1 of one prediction against one gold answer: whitespace tokens (SQuAD v1.1), or with
+    `per_character` the `answer_tokens` rule (no-space scripts scored per character)."""
+    tokenize = answer_tokens if per_character else str.split
+    predicted, expected = tokenize(normalize_answer(prediction)), tokenize(normalize_answer(gold))
     shared = sum((Counter(predicted) & Counter(expected)).values())
     if shared == 0:
         return 0.0
@@ -88,11 +92,15 @@ def f1_score(prediction: str, gold: str) -> float:
 
 
 def squad_scores(predictions: list[str], golds: list[list[str]]) -> dict[str, float]:
-    """`exact_match` and `f1` in percent: per question the best over its gold answers, averaged over questions."""
+    """`exact_match`, `f1` (SQuAD v1.1) and `f1_char` in percent: per question the best over its gold answers,
+    averaged over questions."""
     if len(predictions) != len(golds):
         raise ValueError(f"{len(predictions)} predictions for {len(golds)} questions")
     if not golds:
-        return {"exact_match": 0.0, "f1": 0.0}
-    em = sum(max((exact_match(p, g) for g in gold), default=0.0) for p, gold in zip(predictions, golds))
-    f1 = sum(max((f1_score(p, g) for g in gold), default=0.0) for p, gold in zip(predictions, golds))
-    return {"exact_match": 100.0 * em / len(golds), "f1": 100.0 * f1 / len(golds)}
+        return {"exact_match": 0.0, "f1": 0.0, "f1_char": 0.0}
+
+    def mean_best(score) -> float:
+        return 100.0 * sum(max((score(p, g) for g in gold), default=0.0) for p, gold in zip(predictions, golds)) / len(golds)
+
+    return {"exact_match": mean_best(exact_match), "f1": mean_best(f1_score),
+            "f1_char": mean_best(lambda p, g: f1_score(p, g, per_character=True))}

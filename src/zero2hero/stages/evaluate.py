@@ -73,17 +73,19 @@ def evaluate_params(task, model, model_uri: str, split: Split, max_eval_examples
 
 
 def evaluate_language(task, model, tokenizer, model_uri: str, tags: dict, split: Split, max_eval_examples: int,
-                      eval_batch_size: int, extra_params: dict | None = None, experiment: str | None = None) -> tuple[str, float]:
+                      eval_batch_size: int, extra_params: dict | None = None, experiment: str | None = None,
+                      log_predictions: bool = False, system_metrics: bool = False) -> tuple[str, float]:
     """Score a loaded model on one language's split in a nested `evaluate` run; returns (run id, score).
 
     Used per language by the `evaluate` entry point and per zero-shot cell by `grid` (model and data loaded once).
     """
     params = {**evaluate_params(task, model, model_uri, split, max_eval_examples), **(extra_params or {})}
     name = run_name("evaluate", task.name, params["model_name"], split.lang, k=0)
-    with stage_run("evaluate", name, tags={**tags, **split.tags, **config_tags(params)}, nested=True, experiment=experiment) as run:
+    with stage_run("evaluate", name, tags={**tags, **split.tags, **config_tags(params)}, nested=True,
+                   experiment=experiment, system_metrics=system_metrics) as run:
         log_params(params)
         log_splits(split)
-        score = score_split(model, task, tokenizer, split, eval_batch_size)["score"]
+        score = score_split(model, task, tokenizer, split, eval_batch_size, log_predictions=log_predictions)["score"]
         print(f"evaluate {task.name} {params['model_name']} {split.lang}: {task.score_metric} {score:.2f}")
     return run.info.run_id, score
 
@@ -102,6 +104,8 @@ def run_evaluate(params: Params) -> str:
         for lang in langs:
             split = load_split(task, params.data_dir, lang, params.split, params.max_eval_examples)
             _, scores[lang] = evaluate_language(task, model, tokenizer, params.model_uri, tags, split,
-                                                params.max_eval_examples, params.eval_batch_size)
+                                                params.max_eval_examples, params.eval_batch_size,
+                                                log_predictions=params.log_predictions,
+                                                system_metrics=params.system_metrics)
         mlflow.log_metrics({f"score_{lang}": value for lang, value in scores.items()})
         return parent.info.run_id

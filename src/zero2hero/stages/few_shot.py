@@ -22,7 +22,7 @@ from ..tracking.server import check_tracking_server
 from ..training.callbacks import Callback
 from ..training.config import TrainConfig
 from ..training.loop import train
-from .common import dev_scorer, features_of, log_splits, log_model, score_split
+from .common import dev_scorer, features_of, log_model, log_scores, log_splits, score_split
 from .evaluate import lineage_tags, load_model, resolve_langs
 
 log = logging.getLogger(__name__)
@@ -66,7 +66,8 @@ def few_shot_params(task, source: SourceModel, params: Params, config: TrainConf
     return {"task": task.name, "model": source.model.meta.model, "model_name": source.slug, "model_uri": source.uri,
             "lang": params.lang, "k": params.k, "sampling": params.sampling, "pool": params.pool,
             "data_dir": params.data_dir, "log_checkpoint": params.log_checkpoint, "dev_curve": params.dev_curve,
-            **training}
+            # only when asked for, so the grid reuses runs of before this option unless predictions are wanted
+            **({"log_predictions": True} if params.log_predictions else {}), **training}
 
 
 class DevCurve(Callback):
@@ -107,19 +108,22 @@ def few_shot_run(task, source: SourceModel, target: TargetData, params: Params, 
     config = few_shot_config(task, source, params)
     sample = None
     if params.k:
-        sample = sample_few_shot(task, target.pool, params.k, params.sampling, config.seed, target.pool_spec)
+        sample = sample_few_shot(task, target.pool, params.k, params.sampling, config.seed, target.pool_spec,
+                                 source.tokenizer)
     run_params = few_shot_params(task, source, params, config)
     tags = {**lineage_tags(source.resolved), **target.test.tags, "z2h.shots": SHOTS_FILE, **config_tags(run_params)}
     name = run_name("few_shot", task.name, source.slug, params.lang, params.k, params.sampling, config.seed)
-    with stage_run("few_shot", name, tags=tags, nested=nested, experiment=experiment) as run:
+    with stage_run("few_shot", name, tags=tags, nested=nested, experiment=experiment,
+                   system_metrics=params.system_metrics) as run:
         log_params(run_params)
         log_splits(*((target.pool, sample.split) if sample else ()), target.test)
         with writing_artifacts(f"the shots ({SHOTS_FILE})"):
             mlflow.log_text(sample.jsonl() if sample else "", SHOTS_FILE)
         model = _continue_training(task, source, target, sample, config, params.dev_curve)
-        metrics = score_split(model, task, source.tokenizer, target.test, config.eval_batch_size)
-        if params.log_checkpoint:
-            log_model(model, source.tokenizer)
+        metrics = score_split(model, task, source.tokenizer, target.test, config.eval_batch_size,
+                              log=not params.log_checkpoint, log_predictions=params.log_predictions)
+        if params.log_checkpoint:  # the scores go onto the logged model as well
+            log_scores(metrics, target.test, log_model(model, source.tokenizer)[2])
         print(f"few_shot {task.name} {source.slug} {params.lang} k={params.k} {params.sampling} s{config.seed}: "
               f"{task.score_metric} {metrics['score']:.2f}")
     return run.info.run_id, metrics

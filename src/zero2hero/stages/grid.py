@@ -188,6 +188,8 @@ class CellRunner:
         extra = {"data_dir": plan.data_dir}
         if PoolSpec.parse(params.pool).carve_out:
             extra["pool"] = params.pool  # the carved-out items are not scored here either
+        if params.log_predictions:  # only when asked, so earlier runs without the record stay reusable otherwise
+            extra["log_predictions"] = True
 
         def identity() -> dict:
             split = self._target(task, params.lang, params).test
@@ -197,7 +199,8 @@ class CellRunner:
         def evaluate() -> str:
             split = self._target(task, params.lang, params).test
             return evaluate_language(task, source.model, source.tokenizer, source.uri, lineage_tags(source.resolved),
-                                     split, params.max_eval_examples, params.eval_batch_size, extra, plan.experiment)[0]
+                                     split, params.max_eval_examples, params.eval_batch_size, extra, plan.experiment,
+                                     params.log_predictions, params.system_metrics)[0]
 
         self._cell(Cell("evaluate", task.name, model, params.lang, "0"), identity, evaluate)
 

@@ -15,7 +15,7 @@ from ..tracking.runs import MlflowTrainingLogger, log_params, run_name, stage_ru
 from ..tracking.server import check_tracking_server
 from ..training.config import TrainConfig
 from ..training.loop import seed_everything, train
-from .common import build_model, dev_scorer, features_of, log_splits, log_model, score_split
+from .common import build_model, dev_scorer, features_of, log_model, log_scores, log_splits, score_split
 
 log = logging.getLogger(__name__)
 
@@ -67,15 +67,16 @@ def run_source(params: Params, nested: bool = False, experiment: str | None = No
     slug = params.model_name or model_slug(params.model)
     name = params.register_as or registered_name(task.name, slug)
     with stage_run("source", run_name("source", task.name, slug, SOURCE_LANG, seed=config.seed),
-                   nested=nested, experiment=experiment) as run:
+                   nested=nested, experiment=experiment, system_metrics=params.system_metrics) as run:
         log_params(source_run_params(task, params, config))
         model, tokenizer, result, (_, _, test_split) = train_source(task, params, config)
         log_params({"best_epoch": result.best_epoch})
-        metrics = score_split(model, task, tokenizer, test_split, config.eval_batch_size)
-        model_uri, version = log_model(
+        metrics = score_split(model, task, tokenizer, test_split, config.eval_batch_size, log=False)
+        model_uri, version, model_id = log_model(
             model, tokenizer, register_as=name, alias=params.alias,
             tags={"task": task.name, "model": params.model, "score": f"{metrics['score']:.2f}"},
         )
+        log_scores(metrics, test_split, model_id)  # on the run and on the logged model (the Models view ranks them)
         mlflow.set_tags({"z2h.registered_model": f"{name}/{version}", "z2h.model_uri": model_uri})
         print(f"source {task.name} {slug}: en test {task.score_metric} {metrics['score']:.2f}; "
               f"registered models:/{name}@{params.alias} (version {version})")

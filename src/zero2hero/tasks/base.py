@@ -65,8 +65,9 @@ class Task(ABC):
         pool and test in one file). Part of the feature-cache key, so two splits of one file never collide."""
         return "all"
 
-    def n_tokens(self, example) -> int:
-        """Size of one example for few-shot records and length-based sampling."""
+    def n_tokens(self, example, tokenizer=None) -> int:
+        """Size of one example for few-shot records and length-based sampling: its words (UD: integer-ID
+        lines; WikiANN: tokens). `tokenizer` is the source model's, for tasks that count subwords (XNLI)."""
         return len(example)
 
     def pool_split(self, data_dir: str | Path, lang: str) -> str:
@@ -80,10 +81,10 @@ class Task(ABC):
         them (XQuAD: whole articles)."""
         return [(getattr(example, "id", str(i)), [i]) for i, example in enumerate(examples)]
 
-    def unit_size(self, examples: list, indices: list[int]) -> int:
-        """`n_tokens` of one sampling unit for few-shot records: the sum over its examples unless a task
-        counts units otherwise (XQuAD: the paragraphs of an article)."""
-        return sum(self.n_tokens(examples[i]) for i in indices)
+    def unit_size(self, examples: list, indices: list[int], tokenizer=None) -> int:
+        """`n_tokens` of one sampling unit for few-shot records and eligibility: the sum over its examples
+        unless a task counts units otherwise (XQuAD: the paragraphs of an article)."""
+        return sum(self.n_tokens(examples[i], tokenizer) for i in indices)
 
     # ---- model ----
     @abstractmethod
@@ -115,7 +116,23 @@ class Task(ABC):
     def score(self, examples: list, predictions: list) -> dict[str, float]:
         """Metrics in percent; must include `self.score_metric`."""
 
+    @abstractmethod
+    def score_counts(self, example, prediction) -> tuple[float, int]:
+        """(correct, total) of one example for `score_metric`, which is 100 * the sum of correct over the sum of
+        total: predictions.jsonl records it, and paired tests resample examples with it."""
+
+    @abstractmethod
+    def gold_of(self, example) -> dict:
+        """The example's gold annotation for predictions.jsonl, named like the pyfunc output columns (`tags`,
+        `heads`/`relations`, `label`; XQuAD: `answers`, every gold answer text)."""
+
     # ---- pyfunc ----
+    # The registered model's columns, name -> type ("string", "long", "string[]" = a list of strings, ...):
+    # they become its signature, so `mlflow models serve` rejects a request without a required column.
+    pyfunc_inputs: dict[str, str]
+    pyfunc_outputs: dict[str, str]
+    pyfunc_example: dict  # one input row, logged as the model's input example
+
     @abstractmethod
     def examples_from_frame(self, frame: pd.DataFrame) -> list:
         """Turn a pyfunc input DataFrame into unlabelled examples."""

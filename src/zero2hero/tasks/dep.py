@@ -17,19 +17,26 @@ from .word_level import UdTask
 PUNCT = "PUNCT"
 
 
+def attachment_counts(example, prediction, count_punctuation: bool = True) -> tuple[int, int, int]:
+    """(words scored, right heads, right heads and relations) of one sentence; `prediction` = (heads, relations)."""
+    heads, relations = prediction
+    words = unlabelled = labelled = 0
+    for i, (gold_head, gold_relation) in enumerate(zip(example.heads, example.relations)):
+        if not count_punctuation and example.tags and example.tags[i] == PUNCT:
+            continue
+        words += 1
+        if i < len(heads) and heads[i] == gold_head:
+            unlabelled += 1
+            labelled += relations[i] == gold_relation
+    return words, unlabelled, labelled
+
+
 def attachment_scores(examples, predictions, count_punctuation: bool = True) -> dict[str, float]:
     """UAS and LAS in percent over words of `examples` (gold heads/relations/UPOS) given
     `predictions` = per sentence (heads, relations). A relation the model cannot produce is simply wrong."""
-    words = unlabelled = labelled = 0
-    for example, (heads, relations) in zip(examples, predictions):
-        for i, (gold_head, gold_relation) in enumerate(zip(example.heads, example.relations)):
-            if not count_punctuation and example.tags and example.tags[i] == PUNCT:
-                continue
-            words += 1
-            if i < len(heads) and heads[i] == gold_head:
-                unlabelled += 1
-                labelled += relations[i] == gold_relation
-    return {"uas": 100.0 * unlabelled / max(words, 1), "las": 100.0 * labelled / max(words, 1)}
+    counts = [attachment_counts(example, prediction, count_punctuation) for example, prediction in zip(examples, predictions)]
+    words = max(sum(c[0] for c in counts), 1)
+    return {"uas": 100.0 * sum(c[1] for c in counts) / words, "las": 100.0 * sum(c[2] for c in counts) / words}
 
 
 class DepTask(UdTask):
@@ -62,6 +69,15 @@ class DepTask(UdTask):
         without = attachment_scores(examples, predictions, count_punctuation=False)
         metrics.update({"uas_no_punct": without["uas"], "las_no_punct": without["las"]})
         return metrics
+
+    pyfunc_outputs = {"heads": "long[]", "relations": "string[]"}
+
+    def score_counts(self, example, prediction):
+        words, unlabelled, _ = attachment_counts(example, prediction, self.count_punctuation)
+        return unlabelled, words
+
+    def gold_of(self, example):
+        return {"heads": list(example.heads), "relations": list(example.relations)}
 
     def frame_from_predictions(self, predictions):
         return pd.DataFrame({"heads": [heads for heads, _ in predictions],

@@ -1,8 +1,10 @@
 """Shared machinery of the word-level tasks (POS, DEP, NER): alignment, padding, pyfunc frames.
 
-Each word is represented by its first subword. Words that do not fit into `max_length` subwords
-(or that the tokenizer maps to no subword at all) are represented by the first token ([CLS]/<s>):
-they are still predicted and still count in the metric — the rule is explicit and the count is logged.
+Each word is represented by its first subword. A *word without a subword* — one the tokenizer maps to
+nothing (zero-width characters, soft hyphens: its normaliser deletes them) or one beyond `max_length`
+subwords — is represented by the closing special token ([SEP] / </s>): never the first token, which DEP uses
+as the root, so such a word does not tie with the root. It is still predicted and still counts in the metric;
+the encoder warns with the count of each kind.
 """
 from __future__ import annotations
 
@@ -20,25 +22,32 @@ from .padding import encoder_inputs, pad  # `pad` stays importable from here for
 log = logging.getLogger(__name__)
 
 
-def align_words(words: list[str], tokenizer, max_length: int) -> tuple[list[int], list[int], int]:
-    """Tokenise pre-split words; return (input_ids, first-subword index per word, words left without one)."""
+def align_words(words: list[str], tokenizer, max_length: int) -> tuple[list[int], list[int], int, int]:
+    """Tokenise pre-split words; return (input_ids, first-subword index per word, words the tokenizer maps to
+    no subword, words beyond max_length). Words without a subword point at the last (closing special) token."""
     encoding = tokenizer(words, is_split_into_words=True, truncation=True, max_length=max_length)
-    starts = [0] * len(words)
+    word_ids = encoding.word_ids()
+    starts = [len(word_ids) - 1] * len(words)
     seen = set()
-    for position, word_id in enumerate(encoding.word_ids()):
+    for position, word_id in enumerate(word_ids):
         if word_id is not None and word_id not in seen:
             seen.add(word_id)
             starts[word_id] = position
-    return encoding["input_ids"], starts, len(words) - len(seen)
+    # words after the last one with a subword were cut off when the encoding is full; the rest are empty
+    last = max(seen, default=-1)
+    beyond = len(words) - 1 - last if len(word_ids) >= max_length else 0
+    return encoding["input_ids"], starts, len(words) - len(seen) - beyond, beyond
+
+
+def tag_counts(example: WordExample, predicted: list[str]) -> tuple[int, int]:
+    """(words tagged right, words) of one sentence."""
+    return sum(gold == guess for gold, guess in zip(example.tags, predicted)), len(example.tags)
 
 
 def tag_accuracy(examples: list[WordExample], predictions: list[list[str]]) -> float:
     """Percent of words whose predicted tag equals the gold tag (a gold tag unseen in training is wrong)."""
-    correct = total = 0
-    for example, predicted in zip(examples, predictions):
-        total += len(example.tags)
-        correct += sum(gold == guess for gold, guess in zip(example.tags, predicted))
-    return 100.0 * correct / max(total, 1)
+    counts = [tag_counts(example, predicted) for example, predicted in zip(examples, predictions)]
+    return 100.0 * sum(c for c, _ in counts) / max(sum(t for _, t in counts), 1)
 
 
 class WordLevelTask(Task):
@@ -54,21 +63,21 @@ class WordLevelTask(Task):
         return {"labels": [vocab.get(tag, IGNORE) for tag in example.tags]}
 
     def encode(self, examples, tokenizer, meta, training):
-        features, truncated, unknown = [], 0, 0
+        features, empty, beyond, unknown = [], 0, 0, 0
         for index, example in enumerate(examples):
-            input_ids, starts, lost = align_words(example.words, tokenizer, meta.max_length)
-            truncated += lost
+            input_ids, starts, no_subword, cut_off = align_words(example.words, tokenizer, meta.max_length)
+            empty, beyond = empty + no_subword, beyond + cut_off
             feature = {"example_index": index, "input_ids": input_ids, "word_starts": starts}
             if example.tags is not None or example.heads is not None:
                 labels = self.word_labels(example, meta)
                 unknown += sum(value == IGNORE for values in labels.values() for value in values)
                 feature.update(labels)
             features.append(feature)
-        if truncated:
-            log.warning(
-                "%d words had no subword within max_length=%d; they are predicted from the first token and still scored",
-                truncated, meta.max_length,
-            )
+        if empty or beyond:
+            log.warning("%s: %d words without a subword (%d that the tokenizer maps to nothing, such as zero-width "
+                        "characters or soft hyphens; %d beyond max_length=%d): they are represented by the closing "
+                        "special token, predicted and still scored", self.name, empty + beyond, empty, beyond,
+                        meta.max_length)
         if unknown:
             # labels never seen in training: no loss on them, and at evaluation they simply count as wrong
             log.warning("%s: %d gold labels were never seen in training; they are scored as errors", self.name, unknown)
@@ -94,11 +103,21 @@ class WordLevelTask(Task):
         names = meta.labels[self.tag_vocab]
         return [[names[i] for i in predicted] for predicted in predictions]
 
+    pyfunc_inputs = {"tokens": "string[]"}  # a list of words per row
+    pyfunc_outputs = {"tags": "string[]"}
+    pyfunc_example = {"tokens": ["The", "dog", "barks", "."]}
+
     def frame_from_predictions(self, predictions) -> pd.DataFrame:
         return pd.DataFrame({"tags": predictions})
 
+    def score_counts(self, example, prediction):
+        return tag_counts(example, prediction)  # POS and NER: `score` is tag accuracy
+
+    def gold_of(self, example):
+        return {"tags": list(example.tags)}
+
     def examples_from_frame(self, frame: pd.DataFrame) -> list[WordExample]:
-        self.require_columns(frame, "tokens")  # a list of words per row
+        self.require_columns(frame, *self.pyfunc_inputs)
         return [WordExample(id=str(i), words=[str(w) for w in list(tokens)]) for i, tokens in enumerate(frame["tokens"])]
 
 

@@ -13,7 +13,7 @@ import torch
 
 from ..data.examples import NliExample
 from ..data.hub import english_train_split, local_or_hub
-from ..data.splits import Split
+from ..data.squad_scoring import answer_tokens
 from ..data.stand_ins import real_or_stand_in
 from ..data.xnli import NLI_LABELS, read_xnli_tsv
 from ..languages import SOURCE_LANG
@@ -41,10 +41,12 @@ class XnliTask(Task):
         return "dev"  # SPEC §4: XNLI has no target-language train split; dev is the pool
 
     def n_tokens(self, example: NliExample, tokenizer=None) -> int:
-        """Size of a pair for few-shot records: subwords of the premise (whitespace words without a tokenizer)."""
+        """Size of a pair for few-shot records: subwords of the premise under the source model's tokenizer
+        (what few_shot records). Without a tokenizer: whitespace words, each character of a script written
+        without spaces (Chinese, Thai, ...) counting as one, so a Chinese premise is not one "word"."""
         if tokenizer is not None:
             return len(tokenizer(example.premise, add_special_tokens=False)["input_ids"])
-        return len(example.premise.split())
+        return len(answer_tokens(example.premise))
 
     def source_splits(self, data_dir, stand_in, config):
         """(train, dev, test) for source training: MultiNLI train, English XNLI dev and test."""
@@ -56,8 +58,7 @@ class XnliTask(Task):
         def stand():
             dev = local_or_hub(self, data_dir, SOURCE_LANG, "dev")
             cut = len(dev.examples) - round(HELD_OUT * len(dev.examples))
-            return (Split("train", SOURCE_LANG, dev.examples[:cut], dev.source, dev.sha256, f"{dev.selection}|first:{cut}"),
-                    Split("dev", SOURCE_LANG, dev.examples[cut:], dev.source, dev.sha256, f"{dev.selection}|from:{cut}"))
+            return dev.subset("train", dev.examples[:cut], f"first:{cut}"), dev.subset("dev", dev.examples[cut:], f"from:{cut}")
 
         (train, dev), tags = real_or_stand_in(
             stand_in, real, stand, "MultiNLI", "xnli-dev-en",
@@ -104,12 +105,22 @@ class XnliTask(Task):
 
     # ---- scoring ----
     def score(self, examples, predictions):
-        correct = sum(example.label == predicted for example, predicted in zip(examples, predictions))
+        correct = sum(self.score_counts(example, predicted)[0] for example, predicted in zip(examples, predictions))
         return {"accuracy": 100.0 * correct / max(len(examples), 1)}
 
+    def score_counts(self, example, prediction):
+        return int(example.label == prediction), 1
+
+    def gold_of(self, example):
+        return {"label": example.label}
+
     # ---- pyfunc ----
+    pyfunc_inputs = {"premise": "string", "hypothesis": "string"}
+    pyfunc_outputs = {"label": "string"}
+    pyfunc_example = {"premise": "The dog sleeps in the garden.", "hypothesis": "An animal is asleep."}
+
     def examples_from_frame(self, frame):
-        self.require_columns(frame, "premise", "hypothesis")
+        self.require_columns(frame, *self.pyfunc_inputs)
         return [NliExample(str(i), str(p), str(h)) for i, (p, h) in enumerate(zip(frame["premise"], frame["hypothesis"]))]
 
     def frame_from_predictions(self, predictions):

@@ -17,9 +17,8 @@ import torch
 from ..data.examples import QaExample
 from ..data.hub import english_train_split, local_or_hub
 from ..data.layout import find_file
-from ..data.splits import Split
 from ..data.squad import POOL_ARTICLES, read_squad_json, select_articles
-from ..data.squad_scoring import squad_scores
+from ..data.squad_scoring import exact_match, squad_scores
 from ..data.stand_ins import real_or_stand_in
 from ..errors import Z2HError
 from ..languages import SOURCE_LANG
@@ -69,7 +68,7 @@ class XquadTask(Task):
     def pool_split(self, data_dir, lang):
         return "pool"
 
-    def n_tokens(self, example: QaExample) -> int:
+    def n_tokens(self, example: QaExample, tokenizer=None) -> int:
         return 1  # one question; few-shot records count an article by its paragraphs (unit_size)
 
     def sampling_units(self, examples):
@@ -79,7 +78,7 @@ class XquadTask(Task):
             units.setdefault(example.article_index, (example.article, []))[1].append(index)
         return list(units.values())
 
-    def unit_size(self, examples, indices):
+    def unit_size(self, examples, indices, tokenizer=None):
         return len({examples[i].paragraph for i in indices})
 
     def source_splits(self, data_dir, stand_in, config):
@@ -94,8 +93,7 @@ class XquadTask(Task):
             last = max(ex.article_index for ex in pool.examples)
             train = [ex for ex in pool.examples if ex.article_index != last]
             held_out = [ex for ex in pool.examples if ex.article_index == last]
-            return (Split("train", SOURCE_LANG, train, pool.source, pool.sha256, f"{pool.selection}|not-last-article"),
-                    Split("dev", SOURCE_LANG, held_out, pool.source, pool.sha256, f"{pool.selection}|last-article"))
+            return pool.subset("train", train, "not-last-article"), pool.subset("dev", held_out, "last-article")
 
         (train, dev), tags = real_or_stand_in(
             stand_in, real, stand, "SQuAD v1.1", "xquad-pool-en",
@@ -143,9 +141,19 @@ class XquadTask(Task):
     def score(self, examples, predictions):
         return squad_scores([text for text, _ in predictions], [[a.text for a in ex.answers] for ex in examples])
 
+    def score_counts(self, example, prediction):
+        return max((exact_match(prediction[0], answer.text) for answer in example.answers), default=0.0), 1
+
+    def gold_of(self, example):
+        return {"answers": [answer.text for answer in example.answers]}
+
     # ---- pyfunc ----
+    pyfunc_inputs = {"question": "string", "context": "string"}
+    pyfunc_outputs = {"answer": "string", "start": "long"}
+    pyfunc_example = {"question": "Where does the dog sleep?", "context": "The dog sleeps in the garden."}
+
     def examples_from_frame(self, frame):
-        self.require_columns(frame, "question", "context")
+        self.require_columns(frame, *self.pyfunc_inputs)
         return [QaExample(str(i), str(q), str(c)) for i, (q, c) in enumerate(zip(frame["question"], frame["context"]))]
 
     def frame_from_predictions(self, predictions):

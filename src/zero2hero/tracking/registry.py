@@ -25,8 +25,9 @@ def registered_name(task: str, slug: str) -> str:
 
 
 def log_checkpoint_model(checkpoint_dir: str | Path, register_as: str | None = None, alias: str | None = None,
-                         tags: dict | None = None):
-    """Log the checkpoint as a pyfunc model of the active run; optionally register it and set `alias`.
+                         tags: dict | None = None, signature=None, input_example=None):
+    """Log the checkpoint as a pyfunc model of the active run (with `signature` and `input_example`, see
+    tracking/pyfunc.py); optionally register it and set `alias`.
 
     Returns (model_uri, version or None).
     """
@@ -37,6 +38,8 @@ def log_checkpoint_model(checkpoint_dir: str | Path, register_as: str | None = N
             artifacts={"checkpoint": str(checkpoint_dir)},
             pip_requirements=PIP_REQUIREMENTS,
             registered_model_name=register_as or None,
+            signature=signature,
+            input_example=input_example,
         )
     version = None
     if register_as:

@@ -67,8 +67,11 @@ def log_params(params: dict) -> None:
         mlflow.log_params(fresh)
 
 
-def log_metrics(metrics: dict, step: int | None = None, synchronous: bool = True) -> None:
-    mlflow.log_metrics({key: float(value) for key, value in metrics.items()}, step=step, synchronous=synchronous)
+def log_metrics(metrics: dict, step: int | None = None, synchronous: bool = True, model_id: str | None = None,
+                dataset=None) -> None:
+    """Log metrics of the active run; `model_id` and `dataset` also tie them to a logged model and a dataset."""
+    mlflow.log_metrics({key: float(value) for key, value in metrics.items()}, step=step, synchronous=synchronous,
+                       model_id=model_id, dataset=dataset)
 
 
 def _fail_run(exc: BaseException) -> None:
@@ -167,13 +170,15 @@ def set_parent_run(run_id: str | None) -> None:
 
 
 @contextlib.contextmanager
-def stage_run(stage: str, name: str, tags: dict | None = None, nested: bool = False, experiment: str | None = None):
+def stage_run(stage: str, name: str, tags: dict | None = None, nested: bool = False, experiment: str | None = None,
+              system_metrics: bool = False):
     """Start (or, under `mlflow run`, attach to) a run tagged `z2h.stage`; mark it FAILED with the reason on error.
 
     Nested runs are children of the active run (or of `set_parent_run`'s); with `experiment` they are created in
     that experiment (the grid's cells go to the plan's experiment while the grid's own run stays where
     `mlflow run` put it). The run carries its process and a heartbeat (tracking.liveness), so a run whose
-    process is killed is recognised and ended later. The first call checks the tracking server answers.
+    process is killed is recognised and ended later. `system_metrics` logs MLflow's system metrics (CPU, memory,
+    GPU utilisation: `system/...`) while the run lasts. The first call checks the tracking server answers.
     """
     check_tracking_server()
     experiment_id = None
@@ -182,7 +187,8 @@ def stage_run(stage: str, name: str, tags: dict | None = None, nested: bool = Fa
     elif experiment and not os.environ.get("MLFLOW_RUN_ID"):
         mlflow.set_experiment(experiment)
     parent = _PARENT.get("run_id") if nested and mlflow.active_run() is None else None
-    run = mlflow.start_run(run_name=name, nested=nested, experiment_id=experiment_id, parent_run_id=parent)
+    run = mlflow.start_run(run_name=name, nested=nested, experiment_id=experiment_id, parent_run_id=parent,
+                           log_system_metrics=True if system_metrics else None)
     HEARTBEAT.add(run.info.run_id, mlflow.get_tracking_uri())
     try:
         mlflow.set_tags({"z2h.stage": stage, "mlflow.runName": name, **owned_tags(), **(tags or {})})
