@@ -91,7 +91,7 @@ class FinishedRuns:
 # What a result is about (its row in the analysis); every other param that changes the result is its configuration.
 RESULT_KEYS = ("task", "model", "model_name", "lang", "k", "sampling", "seed")
 # Params that record where or how a run was made but do not change its score.
-RECORD_ONLY = ("data_dir", "log_checkpoint", "dev_curve", "eval_batch_size")
+RECORD_ONLY = ("data_dir", "log_checkpoint", "dev_curve", "eval_batch_size", "log_predictions", "system_metrics")
 CONFIG_TAG, CONFIG_ID_TAG = "z2h.config", "z2h.config_id"
 
 
