@@ -16,7 +16,9 @@ SHOTS_TAG = "z2h.shots"
 # Only these stages score a target language; source/search/trial/grid/analysis runs are not results.
 RESULT_STAGES = ("evaluate", "few_shot", "ingest")
 COLUMNS = ["run_id", "stage", "status", "task", "model", "model_name", "lang", "k", "sampling", "seed", "score",
-           "duration", "shots", "start", "config_id", "config"]
+           "duration", "shots", "start", "config_id", "config", "cpu_percent", "gpu_percent"]
+# MLflow's system metrics (runs with -P system_metrics=yes): the last sampled utilisation, in percent
+SYSTEM_METRICS = {"cpu_percent": "system/cpu_utilization_percentage", "gpu_percent": "system/gpu_0_utilization_percentage"}
 # what identifies a result apart from its seed: the cell and its setting (a label of how its configuration
 # differs from the others of the same task and model; "" when it has only one)
 CELL = ["task", "model", "lang", "k", "sampling", "setting"]
@@ -35,6 +37,7 @@ def _row(run) -> dict:
         "duration": (end - info.start_time) / 1000 if end and info.start_time else math.nan,
         "shots": tags.get(SHOTS_TAG, ""), "start": info.start_time or 0,
         "config_id": tags.get(CONFIG_ID_TAG, ""), "config": tags.get(CONFIG_TAG, ""),
+        **{column: data.metrics.get(metric, math.nan) for column, metric in SYSTEM_METRICS.items()},
     }
 
 

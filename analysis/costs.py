@@ -97,6 +97,7 @@ def cost_table(results: pd.DataFrame, few_shot: pd.DataFrame, config: dict | Non
     the cost configuration and optionally {run_id: real token count of its shots}.
     annotation_cost_usd is the mean over the cell's runs of each run's cost; usd_per_point is cost / gain,
     NaN where nothing was gained; compute_hours is NaN for cells made only of ingested runs (no durations).
+    cpu/gpu_utilization_percent (mean over the cell's runs) appear where runs logged system metrics.
     """
     config = config or load_costs()
     tokens = shot_tokens if config.get("use_shot_tokens", True) else {}
@@ -117,4 +118,10 @@ def cost_table(results: pd.DataFrame, few_shot: pd.DataFrame, config: dict | Non
     if price is not None:
         table["compute_cost_usd"] = table["compute_hours"] * float(price)
         columns.append("compute_cost_usd")
+    # beside the compute hours, how busy the hardware was (only where runs logged system metrics)
+    for column in ("cpu_percent", "gpu_percent"):
+        if column in runs and runs[column].notna().any():
+            table = table.merge(runs.groupby(GROUP)[column].mean().rename(f"{column[:3]}_utilization_percent")
+                                .reset_index(), on=GROUP, how="left")
+            columns.append(f"{column[:3]}_utilization_percent")
     return table[columns]

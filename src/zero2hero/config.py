@@ -30,20 +30,6 @@ def _list(value: str) -> list[str]:
     return [item.strip() for item in str(value).split(",") if item.strip()]
 
 
-def _nonneg_int(value: str) -> int:
-    number = int(value)
-    if number < 0:
-        raise ValueError("expected an integer >= 0")
-    return number
-
-
-def _pos_int(value: str) -> int:
-    number = int(value)
-    if number < 1:
-        raise ValueError("expected an integer >= 1")
-    return number
-
-
 def _finite(value: str) -> float:
     """A float that is a real number: inf and nan parse as floats but would poison training."""
     number = float(value)
@@ -52,18 +38,21 @@ def _finite(value: str) -> float:
     return number
 
 
-def _pos_float(value: str) -> float:
-    number = _finite(value)
-    if not number > 0:
-        raise ValueError("expected a finite number > 0")
-    return number
+def _at_least(parse: Callable[[str], Any], minimum, what: str, strict: bool = False) -> Callable[[str], Any]:
+    """A parser that also checks `value >= minimum` (`>` with strict); the error says what was expected."""
+    def check(value: str):
+        number = parse(value)
+        if number < minimum or (strict and number == minimum):
+            raise ValueError(f"expected {what} {'>' if strict else '>='} {minimum}")
+        return number
+
+    return check
 
 
-def _nonneg_float(value: str) -> float:
-    number = _finite(value)
-    if number < 0:
-        raise ValueError("expected a finite number >= 0")
-    return number
+_nonneg_int = _at_least(int, 0, "an integer")
+_pos_int = _at_least(int, 1, "an integer")
+_pos_float = _at_least(_finite, 0, "a finite number", strict=True)
+_nonneg_float = _at_least(_finite, 0, "a finite number")
 
 
 def _pos_float_list(value: str) -> list[float]:

@@ -174,3 +174,13 @@ def test_system_metrics_are_logged_when_asked(tracking, tiny_source, data_dir, m
     plain = client.get_run(run_few_shot(parse_params("few_shot", few_shot_params(tiny_source.uri, data_dir, lang="tr",
                                                                                  k=0))))
     assert not [key for key in plain.data.metrics if key.startswith("system/")]
+    # costs.csv shows the utilisation beside the compute hours, for the cell that measured it
+    from analysis import collect
+    from analysis.costs import cost_table
+    from analysis.few_shot import few_shot_table
+
+    results, _ = collect.results(collect.collect_runs(run.info.experiment_id, client))
+    costs = cost_table(results, few_shot_table(results))
+    measured = costs.dropna(subset=["cpu_utilization_percent"])
+    assert list(measured["k"]) == [5]
+    assert measured["cpu_utilization_percent"].item() == pytest.approx(run.data.metrics["system/cpu_utilization_percentage"])

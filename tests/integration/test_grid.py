@@ -100,6 +100,7 @@ def test_failed_cells_are_reported_and_the_rest_runs(tracking, tiny_bert, data_d
     output = capsys.readouterr()
     assert "FAILED few_shot pos" in output.out and "pool=test:N" in output.out
     assert "2 cells failed" in output.err
+    assert "pool=test:N" in output.err  # the error names the failures themselves (it is the run's z2h.error)
     stages = Counter(run.data.tags["z2h.stage"] for run in cell_runs(MlflowClient(tracking), experiment, "FINISHED"))
     assert stages == {"source": 1, "evaluate": 1}  # failed cells left no runs behind: sampling comes first
 
