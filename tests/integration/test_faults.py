@@ -17,7 +17,7 @@ import pytest
 from mlflow.tracking import MlflowClient
 
 from analysis.main import run_analysis
-from helpers import BIN, REPO, mlflow_run
+from helpers import BIN, REPO
 from integration.test_grid import cell_runs, summary_total
 from integration.test_scale_out import write_plan
 from postgres import postgres_url  # noqa: F401  (fixture)

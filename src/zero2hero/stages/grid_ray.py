@@ -20,7 +20,7 @@ from ..tasks import get_task
 from ..tracking.liveness import end_stale_runs
 from ..tracking.queries import FinishedRuns
 from ..tracking.runs import experiment_id_for, set_parent_run
-from .grid import Cell, CellRunner, cell_keys, unit_filter
+from .cells import Cell, CellRunner, cell_keys, unit_filter
 
 log = logging.getLogger(__name__)
 
