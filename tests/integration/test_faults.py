@@ -135,7 +135,9 @@ def test_search_workers_killed_and_terminated_lose_no_grid_point(mlflow_server, 
     retried = {number for t in study.trials for number in t.system_attrs.get("retry_history", [])}
     assert {t.number for t in failed} == retried  # both grid points were queued again
     lost = client.get_run(killed_trial.info.run_id)
-    assert lost.info.status == "FAILED" and "heartbeat" in lost.data.tags["z2h.error"]
+    # ended by whichever noticed first: Optuna's stale-trial check ("lost its heartbeat") or the liveness sweep
+    assert lost.info.status == "FAILED" and ("heartbeat" in lost.data.tags["z2h.error"]
+                                             or "abandoned" in lost.data.tags["z2h.error"])
     assert client.get_run(stopped_trial.info.run_id).info.status == "KILLED"
     searches = {owned_by(r, first.pid): r.info.status for r in
                 client.search_runs([client.get_experiment_by_name(experiment).experiment_id],
