@@ -49,6 +49,7 @@ class Grid:
         """(task, model, langs of this shard) per (task, model); a task whose languages cannot be resolved is
         recorded as a failed cell and has no languages."""
         units = []
+        index, count = map(int, self.shard.split("/")) if self.shard else (0, 0)
         for task in tasks:
             try:
                 langs = langs_of(self.plan, task)
@@ -58,7 +59,6 @@ class Grid:
             for model in self.plan.models:
                 mine = langs if self.only == "all" else []
                 if self.shard:
-                    index, count = map(int, self.shard.split("/"))
                     mine = [lang for lang in mine if unit_shard(task.name, self.plan.slug(model), lang, count) == index]
                 units.append((task, model, mine))
         return units
@@ -90,9 +90,14 @@ class Grid:
                     f"mlflow run . -e grid --env-manager local -P plan={self.plan.path} -P only=sources")
         return cells
 
-    def _run_local(self, units) -> None:
+    def runner(self) -> CellRunner:
+        """A runner in this process over the whole experiment, recording into this grid's cells."""
         runner = CellRunner(self.plan, FinishedRuns(self.experiment_id), self.progress)
         runner.cells = self.cells
+        return runner
+
+    def _run_local(self, units) -> None:
+        runner = self.runner()
         for (task, model, langs), found in zip(units, self.sources(runner, units).values()):
             cell = found
             if found.status == "missing":  # train it here, in place of the lookup's record

@@ -55,25 +55,26 @@ def _prepare(parent_run_id: str, threads: int) -> None:
         logging.getLogger(noisy).setLevel(logging.WARNING)
 
 
-def source_task(plan, parent_run_id: str, task_name: str, model: str, threads: int) -> list[Cell]:
-    """Ray task: train (or, after a retry, reuse) one source model."""
+def _unit_runner(plan, parent_run_id: str, threads: int, task_name: str, lang: str):
+    """In a worker: (task, CellRunner) over one unit's runs, after ending that unit's abandoned ones."""
     _prepare(parent_run_id, threads)
     experiment_id = experiment_id_for(plan.experiment)
-    own = unit_filter(task_name, "en")
+    own = unit_filter(task_name, lang)
     end_stale_runs([experiment_id], own)
-    runner = CellRunner(plan, FinishedRuns(experiment_id, filter_string=own))
-    runner.source(get_task(task_name, plan.bad_trees), model)
+    return get_task(task_name, plan.bad_trees), CellRunner(plan, FinishedRuns(experiment_id, filter_string=own))
+
+
+def source_task(plan, parent_run_id: str, task_name: str, model: str, threads: int) -> list[Cell]:
+    """Ray task: train (or, after a retry, reuse) one source model."""
+    task, runner = _unit_runner(plan, parent_run_id, threads, task_name, "en")
+    runner.source(task, model)
     return runner.cells
 
 
 def unit_task(plan, parent_run_id: str, task_name: str, model: str, uri: str, lang: str, threads: int) -> list[Cell]:
     """Ray task: every cell of one (task, model, language)."""
-    _prepare(parent_run_id, threads)
-    experiment_id = experiment_id_for(plan.experiment)
-    own = unit_filter(task_name, lang)
-    end_stale_runs([experiment_id], own)
-    runner = CellRunner(plan, FinishedRuns(experiment_id, filter_string=own))
-    runner.unit(get_task(task_name, plan.bad_trees), model, uri, lang)
+    task, runner = _unit_runner(plan, parent_run_id, threads, task_name, lang)
+    runner.unit(task, model, uri, lang)
     return runner.cells
 
 
@@ -148,9 +149,7 @@ def run_on_ray(grid, units) -> None:
                "max_retries": executor.max_retries}
     fanout = Fanout(grid)
     try:
-        lookup = CellRunner(grid.plan, FinishedRuns(grid.experiment_id), grid.progress)
-        lookup.cells = grid.cells
-        sources = grid.sources(lookup, units)
+        sources = grid.sources(grid.runner(), units)
         for (task_name, model), cell in list(sources.items()):
             if cell.status == "missing":
                 grid.cells.remove(cell)
