@@ -16,9 +16,9 @@ import numpy as np
 import pandas as pd
 from mlflow import MlflowClient
 
-from zero2hero.errors import Z2HError, choose
+from zero2hero.errors import Z2HError
 from zero2hero.lang_features import corpus_for_model, language_features, parse_features
-from zero2hero.languages import TASK_TARGETS
+from zero2hero.tasks import task_class
 from zero2hero.modeling.encoder import model_slug
 from zero2hero.tracking.runs import log_metrics, log_params, stage_run
 
@@ -91,7 +91,7 @@ def plan(results: pd.DataFrame, labels: dict, task: str, model: str, lang: str, 
          source_lang: str = "en", features="SYN,PHON,INV,FAM,GEO,SIZE", size_corpus: str | None = None,
          size: float | None = None) -> Answer:
     """Answer one budget question from run-level results; exactly one of target, budget_usd and k is given."""
-    choose("task", task, TASK_TARGETS)
+    task_class(task)  # an unknown task: the error lists the registered ones
     asked = {m: v for m, v in zip(MODES, (target, budget_usd, k)) if v is not None}
     if len(asked) != 1:
         raise Z2HError("give exactly one of target (a score to reach), budget_usd (dollars to spend) or k "
@@ -158,7 +158,7 @@ def plan(results: pd.DataFrame, labels: dict, task: str, model: str, lang: str, 
 
 def paragraph(answer: Answer) -> str:
     """The answer in one readable paragraph."""
-    unit = "articles" if answer.task == "xquad" else "examples"
+    unit = task_class(answer.task).k_unit
     ask = {"target": f"To reach {answer.asked:g}", "budget_usd": f"With ${answer.asked:g}",
            "k": f"With k={answer.k}"}[answer.mode]
     interval = "" if math.isnan(answer.lower) else f" (80% interval {answer.lower:.1f}–{answer.upper:.1f})"

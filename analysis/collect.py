@@ -176,12 +176,17 @@ def zero_shot_scores(table: pd.DataFrame, source_lang: str = "en") -> pd.DataFra
 
 
 def load_shot_tokens(table: pd.DataFrame, client: MlflowClient | None = None,
-                     tasks: tuple[str, ...] = ("pos",)) -> dict[str, int]:
-    """Total `n_tokens` of the sampled shots of each few_shot run of `tasks` that logged shots.jsonl.
+                     tasks: tuple[str, ...] | None = None) -> dict[str, int]:
+    """Total `n_tokens` of the sampled shots of each few_shot run of `tasks` (default: the tasks priced by the
+    size of their shots) that logged shots.jsonl.
 
     Returns {run_id: tokens}; runs whose artifact is missing or unreadable are simply absent, so the
     cost estimate falls back to sentence-length defaults for them.
     """
+    if tasks is None:
+        from .costs import shot_priced_tasks
+
+        tasks = shot_priced_tasks()
     client = client or MlflowClient()
     wanted = table[(table["stage"] == "few_shot") & table["task"].isin(tasks) & (table["shots"] != "")]
     tokens = {}

@@ -1,4 +1,4 @@
-"""Annotation and compute cost of few-shot gains (SPEC §6.4).
+"""Annotation and compute cost of few-shot gains (docs/method.md §6.4).
 
 Annotation cost is per target language: what annotating the k shots of one language costs.
 Compute hours are the mean wall-clock duration of one run (one language, one seed) of that cell.
@@ -6,7 +6,6 @@ Compute hours are the mean wall-clock duration of one run (one language, one see
 from __future__ import annotations
 
 import copy
-import math
 from pathlib import Path
 
 import pandas as pd
@@ -19,26 +18,27 @@ from .few_shot import GROUP, spread_zero_shot
 COST_COLUMNS = ["task", "model", "sampling", "k", "annotation_cost_usd", "gain_points", "usd_per_point", "compute_hours",
                 "setting"]
 
-# The study's figures (SPEC §6.4); a YAML file given as `costs` overrides any of them.
-DEFAULT_COSTS = {
-    "xnli": {"usd_per_instance": 2030 / 200_000},           # SICK: $2,030 per 200k judgments
-    "xquad": {"usd_per_hour": 9.0, "minutes_per_paragraph": 4.0, "paragraphs_per_article": 5.0},
-    "dep": {"usd_per_sentence": 0.28},                       # flat; the 72% figure is context, not a divisor
-    "pos": {"usd_per_10_tokens": 0.05,
-            "default_tokens_per_sentence": 14.6,            # 14,619 tokens / 1,000 tweets in the cited corpus
-            "pool_mean_tokens": {}},                         # lang -> mean words per sentence in its pool
-    "ner": {"usd_per_sentence": 0.06},                       # $11.37/hour median pay, ~190 sentences/hour
-    "gpu_hour_price": None,                                  # USD per GPU-hour; adds compute_cost_usd
-    "use_shot_tokens": True,                                 # POS: count the real tokens of logged shots
+GLOBAL_COSTS = {
+    "gpu_hour_price": None,  # USD per GPU-hour; adds compute_cost_usd
+    "use_shot_tokens": True,  # tasks priced by size (POS): count the real tokens of the logged shots
 }
 
 
+def default_costs() -> dict:
+    """Every task's price settings (`Task.cost_defaults`, the study's figures, docs/method.md §6.4) under its name,
+    plus the global settings; a YAML file given as `costs` overrides any of them."""
+    from zero2hero.tasks import registry
+
+    return {**{name: copy.deepcopy(cls.cost_defaults) for name, cls in registry().items()},
+            **copy.deepcopy(GLOBAL_COSTS)}
+
+
 def load_costs(path: str | None = None) -> dict:
-    """DEFAULT_COSTS, with the values of the YAML file at `path` (if any) merged over them.
+    """`default_costs()`, with the values of the YAML file at `path` (if any) merged over them.
 
     Unknown keys are an error listing the valid ones, so a typo cannot silently leave a default in place.
     """
-    config = copy.deepcopy(DEFAULT_COSTS)
+    config = default_costs()
     if not path:
         return config
     try:
@@ -65,28 +65,20 @@ def load_costs(path: str | None = None) -> dict:
 
 
 def annotation_cost(task: str, k: int, lang: str, config: dict, shot_tokens: int | None = None) -> float:
-    """USD to annotate k examples of `task` in `lang`.
-
-    POS is priced per token: the real token count of the sampled shots when known (`shot_tokens`), else
-    k × the pool's mean sentence length (config pos.pool_mean_tokens[lang]), else k × the default length.
-    XQuAD's k counts articles. Unknown tasks cost NaN.
-    """
+    """USD to annotate k examples of `task` in `lang`: the task's own rule (`Task.annotation_cost`) with its
+    prices from `config`; `shot_tokens` is the real token count of the sampled shots where known."""
     if k == 0:
         return 0.0
-    prices = config.get(task)
-    if task == "xnli":
-        return k * prices["usd_per_instance"]
-    if task == "xquad":
-        hours = prices["minutes_per_paragraph"] * prices["paragraphs_per_article"] / 60
-        return k * hours * prices["usd_per_hour"]
-    if task in ("dep", "ner"):
-        return k * prices["usd_per_sentence"]
-    if task == "pos":
-        if shot_tokens is None:
-            per_sentence = (prices["pool_mean_tokens"] or {}).get(lang, prices["default_tokens_per_sentence"])
-            shot_tokens = k * per_sentence
-        return shot_tokens / 10 * prices["usd_per_10_tokens"]
-    return math.nan
+    from zero2hero.tasks import task_class
+
+    return task_class(task)().annotation_cost(k, lang, config[task], shot_tokens)
+
+
+def shot_priced_tasks() -> tuple[str, ...]:
+    """Tasks whose price depends on the real size of the shots (their shots' token counts are read)."""
+    from zero2hero.tasks import registry
+
+    return tuple(name for name, cls in registry().items() if cls.priced_by_shot_tokens)
 
 
 def cost_table(results: pd.DataFrame, few_shot: pd.DataFrame, config: dict | None = None,

@@ -15,7 +15,8 @@ from mlflow.entities import Metric, Param
 
 from zero2hero.errors import DataError
 from zero2hero.lang_features import corpus_for_model, corpus_sizes, language_features, parse_features
-from zero2hero.languages import KNOWN_LANGS, TASK_TARGETS
+from zero2hero.languages import KNOWN_LANGS
+from zero2hero.tasks import task_names
 from zero2hero.tracking.runs import log_metrics, log_params
 
 from . import collect
@@ -179,8 +180,8 @@ def _check_row(row: dict, n_columns: int) -> tuple[dict, str | None]:
         return row, f"{', '.join(broken)} contains a line break (a quoted field spanning lines)"
     value = {c: (row.get(c) or "").strip() for c in INGEST_COLUMNS}
     value["task"], value["lang"] = value["task"].lower(), value["lang"].lower()
-    if value["task"] not in TASK_TARGETS:
-        return value, f"unknown task {value['task']!r}; valid: {', '.join(TASK_TARGETS)}"
+    if value["task"] not in task_names():
+        return value, f"unknown task {value['task']!r}; valid: {', '.join(task_names())}"
     if not value["model"]:
         return value, "empty model"
     if value["lang"] not in KNOWN_LANGS:

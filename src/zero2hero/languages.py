@@ -1,17 +1,9 @@
-"""Languages of the study: ISO 639-1 codes, their ISO 639-3 counterparts, and per-task target lists."""
+"""Languages: the source language, ISO 639-1 codes with their ISO 639-3 counterparts and names.
+
+Each task's target languages are on its class (`Task.targets`)."""
 from __future__ import annotations
 
 SOURCE_LANG = "en"
-
-# SPEC §2: the target languages of each task.
-UD_TARGETS = ("ar", "eu", "zh", "fi", "he", "hi", "it", "ja", "ko", "ru", "sv", "tr")
-TASK_TARGETS = {
-    "dep": UD_TARGETS,
-    "pos": UD_TARGETS,
-    "ner": UD_TARGETS,
-    "xnli": ("fr", "es", "de", "el", "bg", "ru", "tr", "ar", "vi", "th", "zh", "hi", "sw", "ur"),
-    "xquad": ("es", "de", "el", "ru", "tr", "ar", "vi", "th", "zh", "hi"),
-}
 
 # ISO 639-1 -> ISO 639-3 (macrolanguage codes, as lang2vec's own letter-code table maps them).
 ISO3 = {

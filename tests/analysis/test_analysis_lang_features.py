@@ -7,7 +7,7 @@ import pytest
 from zero2hero.errors import Z2HError
 from zero2hero.lang_features import (URIEL_SETS, corpus_for_model, language_features, load_corpus_sizes,
                                      parse_features, uriel_similarity)
-from zero2hero.languages import TASK_TARGETS
+from zero2hero.tasks import task_class
 
 
 def test_syntax_of_german_is_closer_to_english_than_japanese():
@@ -18,7 +18,7 @@ def test_syntax_of_german_is_closer_to_english_than_japanese():
 
 
 def test_basque_has_no_family_similarity():
-    table, notes = language_features(TASK_TARGETS["pos"], "bert-base-multilingual-cased", ("FAM", "SYN"))
+    table, notes = language_features(task_class("pos").targets, "bert-base-multilingual-cased", ("FAM", "SYN"))
     assert math.isnan(table.loc["eu", "FAM"])
     assert not math.isnan(table.loc["eu", "SYN"])
     assert table.loc["sv", "FAM"] > table.loc["ja", "FAM"]  # Germanic vs. unrelated
@@ -28,7 +28,7 @@ def test_basque_has_no_family_similarity():
 def test_same_as_lang2vec_get_features_minimal():
     """Our direct read of lang2vec's files gives what lang2vec's own API gives (SPEC §8)."""
     l2v = pytest.importorskip("lang2vec.lang2vec")  # ~5 s: lang2vec loads every data file, per call too
-    targets = TASK_TARGETS["pos"]
+    targets = task_class("pos").targets
     for feature, (feature_set, *_) in URIEL_SETS.items():
         vectors = l2v.get_features(["en", *targets], feature_set, minimal=True)
         source = np.array(vectors["en"], dtype=float)

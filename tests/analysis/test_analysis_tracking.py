@@ -14,7 +14,7 @@ from analysis import collect
 from analysis.main import run_analysis, run_ingest
 from zero2hero.errors import DataError, Z2HError
 from zero2hero.lang_features import uriel_similarity
-from zero2hero.languages import TASK_TARGETS
+from zero2hero.tasks import task_class
 
 HEADER = "task,model,lang,k,sampling,seed,score"
 
@@ -88,7 +88,7 @@ def ud_rows(syntax: dict) -> list[str]:
 
 
 def test_ingest_then_analysis(tracking, tmp_path):
-    syntax, _ = uriel_similarity("SYN", TASK_TARGETS["pos"])
+    syntax, _ = uriel_similarity("SYN", task_class("pos").targets)
     rows = ud_rows(syntax) + ["xnli,xlmr,de,0,,,78.5", "xnli,xlmr,fr,0,random,1,79"]  # xnli: too few languages
     path = write_csv(tmp_path / "scores.csv", rows)
     assert run_ingest(path, "published") == len(rows)

@@ -20,7 +20,7 @@ def test_flags_are_parameter_names_and_values_are_typed():
 @pytest.mark.parametrize("argv, message", [
     (["--task", "pos", "--lr", "abc"], "lr='abc' is not valid"),
     (["--task", "pos", "--epochs", "0"], "expected an integer >= 1"),
-    (["--task", "parsing"], "choose one of: pos, dep, ner, xnli, xquad"),
+    (["--task", "parsing"], "choose one of: dep, feats, ner, pos, xnli, xquad"),
     (["--task", "pos", "--learning_rate", "1"], "unknown parameter 'learning_rate'; valid: task, model"),
     (["--model", "x"], "parameter 'task' is required"),
 ])
@@ -37,7 +37,7 @@ def test_task_defaults_follow_the_study_and_are_overridable():
 
 
 def test_unknown_task_lists_tasks():
-    with pytest.raises(Z2HError, match="unknown task 'foo'; valid: pos"):
+    with pytest.raises(Z2HError, match="unknown task 'foo'; valid: dep, feats, ner, pos, xnli, xquad"):
         get_task("foo")
 
 

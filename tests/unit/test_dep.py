@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import numpy as np
-import pandas as pd
 import pytest
 import torch
 
@@ -10,7 +9,6 @@ from zero2hero.data.examples import WordExample
 from zero2hero.modeling.biaffine import MASKED, BiaffineDependencyHead, biaffine_arc_scores
 from zero2hero.modeling.heads import IGNORE
 from zero2hero.modeling.mst import greedy_heads, mst_heads
-from zero2hero.predictor import Predictor
 from zero2hero.stages.common import build_model
 from zero2hero.tasks import get_task
 from zero2hero.tasks.dep import attachment_scores
@@ -140,9 +138,9 @@ def test_unknown_relation_is_wrong_not_a_crash(tiny_bert):
     assert metrics["las"] <= 50.0
 
 
-@pytest.mark.parametrize("encoder", ["tiny_bert", "tiny_xlmr"])
-def test_tiny_models_overfit_and_predict_trees(encoder, request, data_dir, tmp_path):
-    model_dir = request.getfixturevalue(encoder)
+def test_a_tiny_model_overfits_and_predicts_trees(tiny_xlmr, data_dir):
+    """DEP's own part beyond the task contract: attachment scores reached and every prediction one tree."""
+    model_dir = tiny_xlmr
     task = get_task("dep")
     examples = [e for e in task.read(data_dir, "en", "dev") if 4 <= len(e) <= 12][:8]
     model, tokenizer = build_model(task, str(model_dir), None, task.label_vocabs(examples), 128)
@@ -156,10 +154,6 @@ def test_tiny_models_overfit_and_predict_trees(encoder, request, data_dir, tmp_p
     assert metrics["uas"] > 90 and metrics["las"] > 80
     predictions = predict_examples(model, task, tokenizer, examples)
     assert all(_is_tree(heads) and heads.count(0) == 1 for heads, _ in predictions)
-    model.save(tmp_path / "ckpt", tokenizer)
-    frame = Predictor(tmp_path / "ckpt").predict_frame(pd.DataFrame({"tokens": [e.words for e in examples[:3]]}))
-    assert list(frame.columns) == ["heads", "relations"]
-    assert [(list(h), list(r)) for h, r in zip(frame["heads"], frame["relations"])] == predictions[:3]
 
 
 def test_words_beyond_max_length_are_still_parsed_and_scored(tiny_bert, caplog):

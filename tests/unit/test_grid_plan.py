@@ -4,7 +4,8 @@ from __future__ import annotations
 import pytest
 
 from zero2hero.errors import DataError, Z2HError
-from zero2hero.stages.plan import DEFAULT_K, parse_plan
+from zero2hero.stages.plan import parse_plan
+from zero2hero.tasks import task_class
 from zero2hero.tracking.queries import canonical
 
 PLAN = """\
@@ -32,7 +33,8 @@ def test_a_full_plan_keeps_section_values_as_typed():
 def test_defaults_follow_the_study():
     plan = parse_plan("tasks: pos\nmodels: m\n")
     assert plan.tasks == ["pos"] and plan.models == ["m"] and plan.langs == "all"
-    assert plan.ks("pos") == DEFAULT_K["default"] and plan.ks("xquad") == DEFAULT_K["xquad"]
+    assert plan.ks("pos") == [0, 10, 50, 100, 500, 1000] == list(task_class("pos").k_values)
+    assert plan.ks("xquad") == [0, 2, 4, 6, 8, 10] == list(task_class("xquad").k_values)
     assert plan.sampling == ["random", "shortest", "longest"] and plan.seeds == [1, 2, 3, 4, 5]
 
 

@@ -9,7 +9,7 @@ from zero2hero.data.hub import RealDataUnavailable, hub_cache_dir
 from zero2hero.data.squad import read_squad_json
 from zero2hero.data.xnli import NLI_LABELS, read_xnli_tsv
 from zero2hero.errors import Z2HError
-from zero2hero.languages import TASK_TARGETS
+from zero2hero.tasks import task_class
 from zero2hero.stages.evaluate import resolve_langs
 from zero2hero.tasks import get_task
 from zero2hero.training.config import TrainConfig
@@ -63,7 +63,7 @@ def test_xnli_target_languages_come_from_the_hub_once(hub, data_dir):
     task.read("hub", "de", "dev")
     assert calls == [("facebook/xnli", "de", "validation")]  # the local copy is reused
     assert task.pool_split("hub", "de") == "dev"
-    assert resolve_langs(task, "hub", "all", "test") == list(TASK_TARGETS["xnli"])
+    assert resolve_langs(task, "hub", "all", "test") == list(task_class("xnli").targets)
     with pytest.raises(Z2HError, match="facebook/xnli has no 'he' data"):
         task.read("hub", "he", "test")
 
@@ -80,7 +80,7 @@ def test_xquad_from_the_hub_keeps_the_article_split(hub, data_dir):
         assert [(e.id, e.question, e.context, e.article_index, e.paragraph, e.answers) for e in from_hub] == \
                [(e.id, e.question, e.context, e.article_index, e.paragraph, e.answers) for e in local]
     assert calls == [("google/xquad", "xquad.de", "validation"), ("rajpurkar/squad", None, "validation")]
-    assert resolve_langs(task, "hub", "all", "test") == list(TASK_TARGETS["xquad"])
+    assert resolve_langs(task, "hub", "all", "test") == list(task_class("xquad").targets)
 
 
 def test_xquad_rows_whose_article_is_unknown_are_refused(hub, data_dir):
@@ -122,7 +122,7 @@ def test_wikiann_from_the_hub_in_the_shipped_format(hub):
     task.read("hub", "en", "dev")
     assert calls == [("unimelb-nlp/wikiann", "en", "validation")]
     assert task.pool_split("hub", "en") == "train"
-    assert resolve_langs(task, "hub", "all", "test") == list(TASK_TARGETS["ner"])
+    assert resolve_langs(task, "hub", "all", "test") == list(task_class("ner").targets)
 
 
 def test_the_hub_unreachable_is_a_clear_error(monkeypatch, tmp_path):

@@ -1,20 +1,17 @@
 """Alignment on the first subword, length-grouped batching, the training loop and checkpoints."""
 from __future__ import annotations
 
-import pytest
 import torch
 
 from zero2hero.data.conllu_reader import read_conllu
 from zero2hero.data.examples import WordExample
-from zero2hero.errors import Z2HError
 from zero2hero.modeling.encoder import load_tokenizer, model_slug
-from zero2hero.modeling.model import load_checkpoint
 from zero2hero.stages.common import build_model
 from zero2hero.tasks import get_task
 from zero2hero.tasks.word_level import align_words
 from zero2hero.training.batching import length_grouped_batches
 from zero2hero.training.config import TrainConfig
-from zero2hero.training.evaluator import evaluate, predict_examples
+from zero2hero.training.evaluator import evaluate
 from zero2hero.training.loop import train
 
 
@@ -112,63 +109,6 @@ def test_best_epoch_is_kept(tiny_bert, data_dir):
         assert torch.equal(value, snapshots[1][key])
 
 
-def test_save_then_load_predicts_identically(tiny_xlmr, data_dir, tmp_path):
-    task, examples, model, tokenizer = _tiny_pos(tiny_xlmr, data_dir)
-    features = task.encode(examples, tokenizer, model.meta, training=True)
-    train(model, task, tokenizer, features, TrainConfig(lr=1e-3, epochs=2, batch_size=4, max_length=128),
-          progress=False)
-    before = predict_examples(model, task, tokenizer, examples)
-    model.save(tmp_path / "ckpt", tokenizer)
-    loaded, loaded_tokenizer = load_checkpoint(tmp_path / "ckpt")
-    assert predict_examples(loaded, task, loaded_tokenizer, examples) == before
-    assert loaded.meta == model.meta
 
 
-def test_every_task_signature_matches_its_frames():
-    """The registered model's signature is the columns each task reads and writes (tracking/pyfunc.py)."""
-    import pandas as pd
 
-    from zero2hero.tasks import TASKS
-    from zero2hero.tracking.pyfunc import input_example_of, signature_of
-
-    for name in TASKS:
-        task = get_task(name)
-        signature = signature_of(task)
-        assert signature.inputs.input_names() == list(task.pyfunc_inputs) and signature.inputs.required_input_names()
-        assert signature.outputs.input_names() == list(task.pyfunc_outputs)
-        example = input_example_of(task)
-        assert list(example.columns) == list(task.pyfunc_inputs) and len(task.examples_from_frame(example)) == 1
-        with pytest.raises(Z2HError, match="needs the column"):
-            task.examples_from_frame(pd.DataFrame({"other": [1]}))
-    assert signature_of(get_task("dep")).outputs.to_dict()[0] == {"type": "array", "items": {"type": "long"},
-                                                                 "name": "heads", "required": True}
-
-
-def test_predictions_jsonl_counts_give_each_task_score(tiny_bert):
-    """predictions.jsonl: per example the gold, the pyfunc-form prediction and the headline counts, whose sums give
-    the task's `score_metric` exactly (hand-made examples of every task)."""
-    import json
-
-    from zero2hero.data.examples import Answer, NliExample, QaExample
-    from zero2hero.stages.common import predictions_jsonl
-
-    words = [WordExample("a", ["x", "y", "z"], ["NOUN", "PUNCT", "VERB"], [0, 1, 1], ["root", "punct", "obj"]),
-             WordExample("b", ["u", "v"], ["B-PER", "I-PER"], [2, 0], ["nsubj", "root"])]
-    cases = {
-        "pos": (words, [["NOUN", "VERB", "VERB"], ["B-PER", "O"]]),
-        "ner": ([WordExample("n", ["Ada", "in", "Rome"], ["B-PER", "O", "B-LOC"])], [["B-PER", "O", "O"]]),
-        "dep": (words, [([0, 1, 2], ["root", "punct", "obj"]), ([0, 1], ["root", "nsubj"])]),
-        "xnli": ([NliExample("p", "a", "b", "entailment"), NliExample("q", "c", "d", "neutral")],
-                 ["entailment", "contradiction"]),
-        "xquad": ([QaExample("s", "q", "The cat sat.", [Answer("The cat", 0), Answer("cat", 4)]),
-                   QaExample("t", "q", "On a mat.", [Answer("a mat", 3)])], [("cat", 4), ("mat.", 5)]),
-    }
-    for name, (examples, predictions) in cases.items():
-        task = get_task(name)
-        records = [json.loads(line) for line in predictions_jsonl(task, examples, predictions).splitlines()]
-        assert [r["id"] for r in records] == [ex.id for ex in examples]
-        assert set(records[0]["prediction"]) == set(task.pyfunc_outputs)
-        recomputed = 100 * sum(r["correct"] for r in records) / sum(r["total"] for r in records)
-        assert recomputed == pytest.approx(task.score(examples, predictions)[task.score_metric]), name
-    assert records[0]["gold"] == {"answers": ["The cat", "cat"]} and records[1]["prediction"] == {"answer": "mat.",
-                                                                                                   "start": 5}

@@ -4,7 +4,6 @@ from __future__ import annotations
 import itertools
 import logging
 
-import pandas as pd
 import pytest
 import torch
 
@@ -12,13 +11,9 @@ from zero2hero.data.examples import WordExample
 from zero2hero.data.wikiann import read_wikiann
 from zero2hero.errors import DataError, Z2HError
 from zero2hero.modeling.crf import ConditionalRandomField, iob2_allowed, is_valid_iob2
-from zero2hero.predictor import Predictor
 from zero2hero.stages.common import build_model
 from zero2hero.tasks import get_task
 from zero2hero.tasks.ner import repair_iob2
-from zero2hero.training.config import TrainConfig
-from zero2hero.training.evaluator import evaluate, predict_examples
-from zero2hero.training.loop import train
 
 LABELS = ["O", "B-PER", "I-PER", "B-LOC", "I-LOC"]
 
@@ -144,22 +139,6 @@ def test_gold_starting_with_inside_tag_is_an_entity_in_f1_not_in_f1_strict():
     assert missed["recall"] == 50.0 and missed["recall_strict"] == 100.0 and missed["f1_strict"] == 100.0
 
 
-@pytest.mark.parametrize("encoder", ["tiny_bert", "tiny_xlmr"])
-def test_tiny_models_overfit_and_predict_tags(encoder, request, data_dir, tmp_path):
-    model_dir = request.getfixturevalue(encoder)
-    task = get_task("ner")
-    examples = task.read(data_dir, "en", "dev")[:8]
-    model, tokenizer = build_model(task, str(model_dir), None, task.label_vocabs(examples), 128)
-    features = task.encode(examples, tokenizer, model.meta, training=True)
-    result = train(model, task, tokenizer, features, TrainConfig(lr=3e-3, epochs=25, batch_size=8, max_length=128,
-                                                                  seed=7), progress=False)
-    metrics = evaluate(model, task, tokenizer, examples)
-    assert result.train_losses[-1] < result.train_losses[0] / 10
-    assert metrics["accuracy"] > 95 and metrics["f1"] > 80
-    model.save(tmp_path / "ckpt", tokenizer)
-    frame = Predictor(tmp_path / "ckpt").predict_frame(pd.DataFrame({"tokens": [e.words for e in examples[:3]]}))
-    assert list(frame.columns) == ["tags"]
-    assert [list(tags) for tags in frame["tags"]] == predict_examples(model, task, tokenizer, examples[:3])
 
 
 @pytest.mark.integration

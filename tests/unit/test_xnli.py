@@ -1,7 +1,6 @@
 """XNLI: the TSV reader and its errors, pair features, the head, stand-ins, and the pyfunc frames."""
 from __future__ import annotations
 
-import pandas as pd
 import pytest
 import torch
 
@@ -12,8 +11,6 @@ from zero2hero.modeling.model import ModelMeta
 from zero2hero.stages.common import build_model
 from zero2hero.tasks import get_task
 from zero2hero.training.config import TrainConfig
-from zero2hero.training.evaluator import evaluate, predict_examples
-from zero2hero.training.loop import train
 
 
 @pytest.fixture(scope="module")
@@ -82,21 +79,6 @@ def test_pair_features_fixed_labels_and_truncation(task, data_dir, minilm, tiny_
     assert output["logits"].shape == (3, 3) and torch.isfinite(output["loss"])
 
 
-def test_tiny_model_trains_and_predicts_labels(task, data_dir, tiny_xlmr):
-    examples = task.read(data_dir, "en", "dev")[:12]
-    model, tokenizer = build_model(task, str(tiny_xlmr), None, task.label_vocabs(examples), 128)
-    features = task.encode(examples, tokenizer, model.meta, training=True)
-    assert "token_type_ids" not in features[0] or set(features[0]["token_type_ids"]) == {0}
-    config = TrainConfig(lr=1e-3, epochs=8, batch_size=4, max_length=128)  # enough to fit 12 pairs
-    result = train(model, task, tokenizer, features, config, progress=False)
-    assert result.train_losses[-1] < result.train_losses[0]
-    assert set(evaluate(model, task, tokenizer, examples)) == {"accuracy"}
-    frame = pd.DataFrame({"premise": ["A man sleeps.", "It rains."], "hypothesis": ["A person rests.", "It is dry."]})
-    predictions = predict_examples(model, task, tokenizer, task.examples_from_frame(frame))
-    output = task.frame_from_predictions(predictions)
-    assert list(output.columns) == ["label"] and set(output["label"]) <= set(NLI_LABELS)
-    with pytest.raises(Z2HError, match="hypothesis"):
-        task.examples_from_frame(pd.DataFrame({"premise": ["p"]}))
 
 
 def test_stand_in_modes(task, data_dir):

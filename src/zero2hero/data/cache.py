@@ -22,8 +22,13 @@ _MEMORY: dict[str, list] = {}
 _TOKENIZER_KEYS: dict[int, str] = {}
 
 
+def cache_root() -> Path:
+    """`$Z2H_CACHE_DIR`, else ~/.cache/zero2hero: tokenised features and hub copies live under it."""
+    return Path(os.environ.get("Z2H_CACHE_DIR", Path.home() / ".cache" / "zero2hero"))
+
+
 def cache_dir() -> Path:
-    return Path(os.environ.get("Z2H_CACHE_DIR", Path.home() / ".cache" / "zero2hero")) / "features"
+    return cache_root() / "features"
 
 
 def tokenizer_fingerprint(tokenizer) -> str:

@@ -23,6 +23,16 @@ log = logging.getLogger(__name__)
 
 N_COLUMNS = 10
 BAD_TREES = ("error", "skip")
+TAG_COLUMNS = ("upos", "xpos", "feats")  # the word-level label a WordExample's `tags` holds
+
+
+def column_tag(token, column: str) -> str:
+    """A word's label in `column`: UPOS/XPOS as written ("_" when empty); FEATS as one label, its Name=Value
+    pairs in the canonical (name) order joined by "|" (UD's own spelling), "_" when the word has none."""
+    value = token[column]
+    if column == "feats":
+        return "|".join(f"{name}={value[name]}" for name in sorted(value, key=str.lower)) if value else "_"
+    return value or "_"
 
 
 def _blocks(text: str):
@@ -79,13 +89,15 @@ def tree_problem(heads: list[int | None]) -> tuple[int, str] | None:
     return None
 
 
-def read_conllu(path: str | Path, bad_trees: str = "error") -> list[WordExample]:
-    """Read a CoNLL-U file into WordExamples (words, UPOS tags, heads, relations); see `parse_conllu`."""
-    return parse_conllu(path, bad_trees)[0]
+def read_conllu(path: str | Path, bad_trees: str = "error", tag_column: str = "upos") -> list[WordExample]:
+    """Read a CoNLL-U file into WordExamples (words, tags, heads, relations); see `parse_conllu`."""
+    return parse_conllu(path, bad_trees, tag_column)[0]
 
 
-def parse_conllu(path: str | Path, bad_trees: str = "error") -> tuple[list[WordExample], int]:
-    """Read a CoNLL-U file into WordExamples; returns (examples, number of sentences skipped as bad trees).
+def parse_conllu(path: str | Path, bad_trees: str = "error",
+                 tag_column: str = "upos") -> tuple[list[WordExample], int]:
+    """Read a CoNLL-U file into WordExamples whose `tags` are the `tag_column` labels (UPOS by default);
+    returns (examples, number of sentences skipped as bad trees).
 
     Raises DataError with file and line for: an empty file, a token line without 10 columns, a bad ID,
     a non-integer HEAD, a HEAD outside 0..n_words, heads that are not a tree (unless `bad_trees="skip"`),
@@ -93,6 +105,8 @@ def parse_conllu(path: str | Path, bad_trees: str = "error") -> tuple[list[WordE
     """
     if bad_trees not in BAD_TREES:
         raise ValueError(f"bad_trees must be one of {BAD_TREES}, got {bad_trees!r}")
+    if tag_column not in TAG_COLUMNS:
+        raise ValueError(f"tag_column must be one of {TAG_COLUMNS}, got {tag_column!r}")
     path = Path(path)
     text = read_text(path)
     examples: list[WordExample] = []
@@ -129,7 +143,7 @@ def parse_conllu(path: str | Path, bad_trees: str = "error") -> tuple[list[WordE
             WordExample(
                 id=sent_id,
                 words=[token["form"] for token in words],
-                tags=[token["upos"] or "_" for token in words],
+                tags=[column_tag(token, tag_column) for token in words],
                 heads=[token["head"] if token["head"] is not None else 0 for token in words],
                 relations=[(token["deprel"] or "_").split(":")[0] for token in words],
             )

@@ -1,41 +1,26 @@
-"""Where each task's files live under `data_dir` (INTERFACE.md) and what is missing."""
+"""Local data files: where a corpus's file for (language, split) lies under data_dir, or what was expected."""
 from __future__ import annotations
 
 from pathlib import Path
 
 from ..errors import Z2HError
+from .corpus import Corpus
 
 SPLITS = ("train", "dev", "test")
-
-# task -> (pattern relative to data_dir with {lang} and {split}); glob patterns allowed
-PATTERNS = {
-    "ud": "ud/{lang}/*-ud-{split}.conllu",
-    "wikiann": "wikiann/{lang}/{split}-{lang}.tsv",
-    "xnli": "xnli/{split}-{lang}.tsv",
-    "xquad": "xquad/xquad.{lang}.json",
-    "squad": "squad/{split}-v1.1.json",  # English only (SQuAD v1.1); {lang} is not part of the name
-    "multinli": "multinli/{split}-{lang}.tsv",  # English MultiNLI train in the XNLI TSV format (or from the hub)
-}
-HUB = "hub"  # data_dir=hub: the Hugging Face hub (data/hub.py)
+LAYOUT_DOC = "docs/interface.md (Data layout)"
 
 
 def data_root(data_dir: str | Path) -> Path:
     root = Path(data_dir).expanduser()
     if not root.is_dir():
-        raise Z2HError(f"data_dir {str(root)!r} is not a directory; expected the layout of INTERFACE.md (ud/, wikiann/, xnli/, xquad/)")
+        raise Z2HError(f"data_dir {str(root)!r} is not a directory; expected the layout of {LAYOUT_DOC}")
     return root
 
 
-def find_file(data_dir: str | Path, kind: str, lang: str, split: str) -> Path:
-    """The one file for (kind, lang, split), or an error naming the file that was expected.
-
-    With data_dir=hub, the local copy of the hub split (downloaded on first use)."""
-    if str(data_dir) == HUB:
-        from .hub import hub_file
-
-        return hub_file(kind, lang, split)
+def find_local(data_dir: str | Path, corpus: Corpus, lang: str, split: str) -> Path:
+    """The one file of `corpus` for (lang, split) under data_dir, or an error naming the file that was expected."""
     root = data_root(data_dir)
-    pattern = PATTERNS[kind].format(lang=lang, split=split)
+    pattern = corpus.relative(lang, split)
     matches = sorted(root.glob(pattern))
     if not matches:
         raise Z2HError(f"no {split} split for {lang!r}: expected a file matching {root / pattern}")
@@ -45,10 +30,5 @@ def find_file(data_dir: str | Path, kind: str, lang: str, split: str) -> Path:
     return matches[0]
 
 
-def has_file(data_dir: str | Path, kind: str, lang: str, split: str) -> bool:
-    if str(data_dir) == HUB:
-        from .hub import on_hub
-
-        return on_hub(kind, lang, split)
-    root = Path(data_dir).expanduser()
-    return any(root.glob(PATTERNS[kind].format(lang=lang, split=split)))
+def has_local(data_dir: str | Path, corpus: Corpus, lang: str, split: str) -> bool:
+    return any(Path(data_dir).expanduser().glob(corpus.relative(lang, split)))

@@ -21,7 +21,7 @@ class Split:
     selection: str = "all"  # which examples were kept ("all", "first:500", "shots:<hash>", ...)
     tags: dict = field(default_factory=dict)
     skipped: int = 0  # sentences of the file left out as unusable (bad_trees=skip)
-    corpus: str = ""  # the data kind of data.layout ("ud", "wikiann", "xnli", "xquad", "squad", "multinli")
+    corpus: str = ""  # the name of the task's Corpus (data.corpus): first part of the dataset name
 
     @property
     def content_key(self) -> str:
@@ -88,4 +88,4 @@ def load_split(task, data_dir: str | Path, lang: str, split: str, limit: int = 0
     # a task may keep part of the file (XQuAD)
     examples, skipped = _read_examples(task, data_dir, lang, split, path, sha256)
     return Split(name or split, lang, examples, str(path), sha256, task.split_selection(split),
-                 skipped=skipped, corpus=task.data_kind).head(limit)
+                 skipped=skipped, corpus=task.corpus.name).head(limit)

@@ -14,7 +14,8 @@ from pathlib import Path
 
 from ..errors import DataError, Z2HError
 from .examples import Answer, QaExample
-from .text import read_text
+from .hub import RealDataUnavailable
+from .text import read_text, write_lines
 
 log = logging.getLogger(__name__)
 
@@ -134,3 +135,27 @@ def select_articles(examples: list[QaExample], part: str) -> list[QaExample]:
     if part == "test":
         return [ex for ex in examples if ex.article_index >= POOL_ARTICLES]
     raise Z2HError(f"unknown XQuAD part {part!r}; expected pool or test")
+
+
+def squad_json(rows, titles: dict[str, str] | None = None) -> dict:
+    """Hub QA rows (id, [title,] context, question, answers{text, answer_start}) -> SQuAD v1.1 JSON, with
+    articles and paragraphs in order of first appearance. `titles` (question id -> title) names the articles
+    of rows without a title (google/xquad has none; its ids are SQuAD v1.1 dev ids)."""
+    articles: dict[str, dict] = {}
+    for row in rows:
+        title = row.get("title") or (titles or {}).get(str(row["id"]))
+        if not title:
+            raise RealDataUnavailable(f"hub QA row {row['id']!r} has no title and its id is not in SQuAD v1.1 dev: "
+                                      "the XQuAD article split needs the article of every question")
+        paragraphs = articles.setdefault(title, {"title": title, "paragraphs": []})["paragraphs"]
+        if not paragraphs or paragraphs[-1]["context"] != row["context"]:
+            paragraphs.append({"context": row["context"], "qas": []})
+        answers = [{"text": text, "answer_start": int(start)}
+                   for text, start in zip(row["answers"]["text"], row["answers"]["answer_start"])]
+        paragraphs[-1]["qas"].append({"id": str(row["id"]), "question": row["question"], "answers": answers})
+    return {"version": "1.1", "data": list(articles.values())}
+
+
+def write_squad_rows(rows, path: Path, lang: str, titles: dict[str, str] | None = None) -> None:
+    """Hub QA rows -> one SQuAD v1.1 JSON file at `path`."""
+    write_lines(path, [json.dumps(squad_json(rows, titles), ensure_ascii=False)])

@@ -6,7 +6,7 @@ Formats read by `read_wikiann`:
 - Original Rahimi `panx_dataset` files: the same, but every token carries its language, `en:London`.
   When every token of a file starts with the same `<lang>:` prefix, the prefix is removed.
 
-The hub copy (`data_dir=hub`, `unimelb-nlp/wikiann`) is written in the shipped format by data/hub.py.
+The hub copy (`data_dir=hub`, `unimelb-nlp/wikiann`) is written in the shipped format by `write_hub_rows`.
 """
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ from pathlib import Path
 
 from ..errors import DataError
 from .examples import WordExample
-from .text import one_line, read_text
+from .text import one_line, read_text, write_lines
 
 TAG = re.compile(r"^(O|[BI]-\S+)$")
 LANG_PREFIX = re.compile(r"^([a-z]{2,3}(?:-[a-z]+)*):(?=.)")
@@ -75,3 +75,9 @@ def wikiann_lines(rows):
         for token, tag in zip(tokens, tags):
             yield f"{one_line(token)}\t{tag}"
         yield ""
+
+
+def write_hub_rows(rows, path: Path, lang: str) -> None:
+    """Hub rows (tokens, ClassLabel ner_tags) -> the shipped TSV at `path`."""
+    names = rows.features["ner_tags"].feature.names
+    write_lines(path, wikiann_lines((row["tokens"], [names[tag] for tag in row["ner_tags"]]) for row in rows))

@@ -5,7 +5,7 @@ from pathlib import Path
 
 from ..errors import DataError
 from .examples import NliExample
-from .text import read_text
+from .text import one_line, read_text, write_lines
 
 # Fixed label order; also the hub datasets' integer encoding (0, 1, 2), so both sources agree.
 NLI_LABELS = ("entailment", "neutral", "contradiction")
@@ -41,3 +41,9 @@ def read_xnli_tsv(path: str | Path) -> list[NliExample]:
     if not examples:
         raise DataError(path, None, "no examples; expected lines premise TAB hypothesis TAB label")
     return examples
+
+
+def write_nli_rows(rows, path: Path, lang: str) -> None:
+    """Hub NLI rows (premise, hypothesis, integer label as NLI_LABELS; -1 = no gold label, left out) -> TSV."""
+    write_lines(path, (f"{one_line(row['premise'])}\t{one_line(row['hypothesis'])}\t{NLI_LABELS[int(row['label'])]}"
+                        for row in rows if 0 <= int(row["label"]) < len(NLI_LABELS)))

@@ -69,21 +69,3 @@ def find_checkpoint_dir(path: str | Path) -> Path:
         listing = ", ".join(str(meta.parent) for meta in found[:10]) + (f" and {len(found) - 10} more" if len(found) > 10 else "")
         raise Z2HError(f"{path} holds {len(found)} checkpoints; give the one to use as model_uri: {listing}")
     return found[0].parent
-
-
-def load_checkpoint(path: str | Path):
-    """Rebuild (TaskModel, tokenizer) from a checkpoint directory written by `TaskModel.save`."""
-    from transformers import AutoModel, AutoTokenizer
-
-    from ..tasks import get_task
-
-    directory = find_checkpoint_dir(path)
-    meta = ModelMeta(**json.loads((directory / META_FILE).read_text()))
-    tokenizer = AutoTokenizer.from_pretrained(directory / "encoder")
-    encoder = AutoModel.from_pretrained(directory / "encoder")
-    task = get_task(meta.task)
-    head = task.build_head(encoder.config.hidden_size, meta)
-    head.load_state_dict(torch.load(directory / HEAD_FILE, map_location="cpu", weights_only=True))
-    model = TaskModel(encoder, head, meta)
-    model.eval()
-    return model, tokenizer

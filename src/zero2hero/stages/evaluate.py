@@ -5,13 +5,12 @@ import logging
 
 import mlflow
 
+from ..checkpoint import load_checkpoint
 from ..config import Params
-from ..data.layout import has_file
 from ..data.splits import Split, load_split
 from ..errors import Z2HError
-from ..languages import KNOWN_LANGS, TASK_TARGETS
+from ..languages import KNOWN_LANGS
 from ..modeling.encoder import model_slug
-from ..modeling.model import load_checkpoint
 from ..tasks import get_task
 from ..tracking.registry import resolve_model
 from ..tracking.queries import config_tags
@@ -25,9 +24,9 @@ log = logging.getLogger(__name__)
 
 def resolve_langs(task, data_dir: str, langs: str, split: str) -> list[str]:
     """`all` = the study's targets with data; otherwise every listed language must have the split on disk."""
-    with_data = [lang for lang in sorted(KNOWN_LANGS) if has_file(data_dir, task.data_kind, lang, split)]
+    with_data = [lang for lang in sorted(KNOWN_LANGS) if task.has_split(data_dir, lang, split)]
     if langs.strip() == "all":
-        chosen = [lang for lang in TASK_TARGETS[task.name] if lang in with_data]
+        chosen = [lang for lang in task.targets if lang in with_data]
         if not chosen:
             raise Z2HError(f"no {task.name} {split} data for any target language under {data_dir}")
         return chosen

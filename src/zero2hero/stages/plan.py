@@ -1,4 +1,4 @@
-"""The study plan that `grid` runs (YAML, INTERFACE.md), validated with the file and line of every mistake.
+"""The study plan that `grid` runs (YAML, docs/interface.md "Plans"), validated with the file and line of every mistake.
 
 Section overrides (`source`, `few_shot`, `evaluate`) keep the YAML text of each value and are checked with
 the entry points' own parameter parsers, so `lr: 2e-4` means exactly what `-P lr=2e-4` means.
@@ -11,15 +11,13 @@ from pathlib import Path
 
 import yaml
 
-from ..config import TASK_NAMES, params_for
+from ..config import params_for
 from ..data.fewshot import STRATEGIES
 from ..errors import DataError, Z2HError
 from ..languages import KNOWN_LANGS
 from ..modeling.encoder import model_slug
-from ..tasks import TASKS
+from ..tasks import task_class, task_names
 
-# SPEC §1: k per task; XQuAD counts articles
-DEFAULT_K = {"default": [0, 10, 50, 100, 500, 1000], "xquad": [0, 2, 4, 6, 8, 10]}
 # The plan itself sets these; a section may set every other parameter of its entry point.
 PLAN_OWNED = {
     "source": {"task", "model", "data_dir"},
@@ -81,7 +79,7 @@ class StudyPlan:
     models: list[str]
     experiment: str = "zero2hero"
     langs: list[str] | str = "all"
-    k: dict[str, list[int]] = field(default_factory=lambda: dict(DEFAULT_K))
+    k: dict[str, list[int]] = field(default_factory=dict)  # task or "default" -> k list; unset = the task's k_values
     sampling: list[str] = field(default_factory=lambda: list(STRATEGIES))
     seeds: list[int] = field(default_factory=lambda: [1, 2, 3, 4, 5])
     data_dir: str = "../shared/data"
@@ -92,7 +90,10 @@ class StudyPlan:
     bad_trees: str = "error"  # UD sentences whose heads are not a tree: error, or skip (and count)
 
     def ks(self, task: str) -> list[int]:
-        return self.k.get(task, self.k.get("default", []))
+        """The plan's k list for `task` (its own, else the plan's default), else the task's study k values."""
+        if task in self.k:
+            return self.k[task]
+        return self.k["default"] if "default" in self.k else list(task_class(task).k_values)
 
     def slug(self, model: str) -> str:
         """The model's short name in run and registry names (`source.model_name`, else derived from the model)."""
@@ -155,7 +156,7 @@ class _Reader:
     def k(self, node) -> dict[str, list[int]]:
         if not isinstance(node, yaml.MappingNode):
             return {"default": self.ints(node, "k", 0)}
-        valid = ("default", *TASK_NAMES)  # a plan may keep k lists for tasks it does not run now
+        valid = ("default", *task_names())  # a plan may keep k lists for tasks it does not run now
         per_task = {}
         for key, key_node, value in self.mapping(node, "k"):
             if key not in valid:
@@ -172,8 +173,9 @@ class _Reader:
                 raise self.error(key_node, f"{name}: unknown parameter {key!r}{owned}; valid: {', '.join(specs)}")
             raw = self.text(value_node, f"{name}.{key}")
             spec = specs[key]
-            if spec.choices and raw not in spec.choices:
-                raise self.error(value_node, f"{name}.{key}={raw!r}: choose one of {', '.join(spec.choices)}")
+            choices = spec.valid_choices()
+            if choices and raw not in choices:
+                raise self.error(value_node, f"{name}.{key}={raw!r}: choose one of {', '.join(choices)}")
             try:
                 spec.parse(raw)
             except ValueError as exc:
@@ -190,7 +192,7 @@ def parse_plan(text: str, path: str = "plan.yaml") -> StudyPlan:
         line = exc.problem_mark.line + 1 if exc.problem_mark else None
         raise DataError(path, line, f"not valid YAML: {exc.problem}") from None
     if root is None:
-        raise DataError(path, None, "the plan is empty; it needs at least tasks and models (INTERFACE.md)")
+        raise DataError(path, None, "the plan is empty; it needs at least tasks and models (docs/interface.md, Plans)")
     reader = _Reader(path)
     entries = {}
     for key, key_node, value_node in reader.mapping(root, "the plan"):
@@ -199,8 +201,8 @@ def parse_plan(text: str, path: str = "plan.yaml") -> StudyPlan:
         entries[key] = value_node
     for required in ("tasks", "models"):
         if required not in entries:
-            raise DataError(path, None, f"the plan needs {required!r} (INTERFACE.md, Study plan)")
-    plan = StudyPlan(path=path, text=text, tasks=reader.choices(entries["tasks"], "tasks", tuple(TASKS)),
+            raise DataError(path, None, f"the plan needs {required!r} (docs/interface.md, Plans)")
+    plan = StudyPlan(path=path, text=text, tasks=reader.choices(entries["tasks"], "tasks", task_names()),
                      models=[_expand(reader, node, reader.text(node, "models"))
                              for node in reader.items(entries["models"], "models")])
     if "experiment" in entries:
@@ -259,7 +261,7 @@ def _expand(reader: _Reader, node, value: str) -> str:
 def load_plan(path: str | Path) -> StudyPlan:
     path = Path(path).expanduser()
     if not path.is_file():
-        raise Z2HError(f"plan {str(path)!r} is not a file; expected a study plan YAML (INTERFACE.md)")
+        raise Z2HError(f"plan {str(path)!r} is not a file; expected a study plan YAML (docs/interface.md, Plans)")
     from ..data.text import read_text
 
     return parse_plan(read_text(path), str(path))

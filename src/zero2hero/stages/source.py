@@ -6,7 +6,6 @@ import logging
 import mlflow
 
 from ..config import Params
-from ..data.splits import load_split
 from ..languages import SOURCE_LANG
 from ..modeling.encoder import model_slug
 from ..tasks import get_task
@@ -21,13 +20,8 @@ log = logging.getLogger(__name__)
 
 
 def load_source_splits(task, params: Params, config: TrainConfig):
-    """English train/dev/test (tasks with stand-ins override `source_splits`)."""
-    if hasattr(task, "source_splits"):
-        return task.source_splits(params.data_dir, params.stand_in, config)
-    train_split = load_split(task, params.data_dir, SOURCE_LANG, "train", config.max_train_examples)
-    dev_split = load_split(task, params.data_dir, SOURCE_LANG, "dev", config.max_eval_examples)
-    test_split = load_split(task, params.data_dir, SOURCE_LANG, "test", config.max_eval_examples)
-    return train_split, dev_split, test_split
+    """English train/dev/test as the task defines them (`Task.source_splits`)."""
+    return task.source_splits(params.data_dir, params.stand_in, config)
 
 
 def train_source(task, params: Params, config: TrainConfig, callbacks=(), dev_only: bool = False):

@@ -1,7 +1,9 @@
-"""The task contract: every task turns examples into features, builds its head, decodes and scores.
+"""The task contract: every fact about a task lives on its class.
 
-A task differs from another only here and in its head; reading files, batching, the training loop,
-evaluation and tracking are shared.
+A task says which corpus it reads and how, its study languages and k values, its training defaults, how it turns
+examples into features, builds its head, decodes, scores and prices annotation. Reading files, batching, the
+training loop, evaluation, tracking, the grid and the analysis are shared and ask the task. A new task is one module
+in this package (the registry in `__init__` finds it); `tests/unit/test_task_contract.py` checks it.
 """
 from __future__ import annotations
 
@@ -13,12 +15,17 @@ from typing import Any
 import pandas as pd
 from torch import nn
 
+from ..data.corpus import Corpus
+from ..languages import SOURCE_LANG
 from ..modeling.model import ModelMeta
+
+# k values of the study (docs/method.md §4): 0 = zero-shot
+STUDY_K = (0, 10, 50, 100, 500, 1000)
 
 
 @dataclass(frozen=True)
 class TrainDefaults:
-    """SPEC §3 defaults of a task (every one overridable by a parameter)."""
+    """Training defaults of a task (docs/method.md §3); every one overridable by a parameter."""
 
     lr: float
     epochs: int
@@ -27,8 +34,11 @@ class TrainDefaults:
 
 
 class Task(ABC):
-    name: str
-    data_kind: str  # key of data.layout.PATTERNS
+    name: str  # the registry key: `-P task=NAME`
+    corpus: Corpus  # where its files lie (local layout, hub copy)
+    targets: tuple[str, ...]  # the study's target languages (`langs=all`, grids without `langs`)
+    k_values: tuple[int, ...] = STUDY_K  # a plan's default k list for the task
+    k_unit: str = "examples"  # what one of k is, in messages (XQuAD: articles)
     score_metric: str  # which metric is `score`
     # which metric picks the best epoch on dev (`dev_score`); None = score_metric. XQuAD uses F1: exact match on
     # a small dev set moves in coarse steps and ties at 0 early in training, which would keep the first epoch.
@@ -49,9 +59,14 @@ class Task(ABC):
         """Parse one data file into examples (raises DataError with file and line)."""
 
     def file_for(self, data_dir: str | Path, lang: str, split: str) -> Path:
-        from ..data.layout import find_file
+        from ..data.files import find_file
 
-        return find_file(data_dir, self.data_kind, lang, split)
+        return find_file(data_dir, self.corpus, lang, split)
+
+    def has_split(self, data_dir: str | Path, lang: str, split: str) -> bool:
+        from ..data.files import has_file
+
+        return has_file(data_dir, self.corpus, lang, split)
 
     def read(self, data_dir: str | Path, lang: str, split: str) -> list:
         return self.read_file(self.file_for(data_dir, lang, split))
@@ -71,10 +86,18 @@ class Task(ABC):
         return len(example)
 
     def pool_split(self, data_dir: str | Path, lang: str) -> str:
-        """The split that holds a language's few-shot pool (SPEC §4): train if on disk, else dev."""
-        from ..data.layout import has_file
+        """The split that holds a language's few-shot pool (docs/method.md §4): train if on disk, else dev."""
+        return "train" if self.has_split(data_dir, lang, "train") else "dev"
 
-        return "train" if has_file(data_dir, self.data_kind, lang, "train") else "dev"
+    def source_splits(self, data_dir: str | Path, stand_in: str, config) -> tuple:
+        """(train, dev, test) Splits for source training: English of the task's corpus, capped by `config`
+        (max_train_examples, max_eval_examples). Tasks whose English training data is another corpus, with an
+        offline stand-in (docs/method.md §9), override it."""
+        from ..data.splits import load_split
+
+        return (load_split(self, data_dir, SOURCE_LANG, "train", config.max_train_examples),
+                load_split(self, data_dir, SOURCE_LANG, "dev", config.max_eval_examples),
+                load_split(self, data_dir, SOURCE_LANG, "test", config.max_eval_examples))
 
     def sampling_units(self, examples: list) -> list[tuple[str, list[int]]]:
         """Units that few-shot sampling draws (id, example indices); one per example unless a task groups
@@ -149,6 +172,17 @@ class Task(ABC):
     @abstractmethod
     def frame_from_predictions(self, predictions: list) -> pd.DataFrame:
         """Turn predictions into the pyfunc output DataFrame."""
+
+    # ---- annotation cost (docs/method.md §6.4) ----
+    # the task's price settings; a costs YAML overrides them under the task's name
+    cost_defaults: dict[str, Any]
+    # whether the price depends on the real size of the sampled shots (the analysis then reads their token count)
+    priced_by_shot_tokens: bool = False
+
+    @abstractmethod
+    def annotation_cost(self, k: int, lang: str, prices: dict[str, Any], shot_tokens: int | None = None) -> float:
+        """USD to annotate k units (`k_unit`) in `lang` under `prices` (the task's cost settings);
+        `shot_tokens` is the real token count of the sampled shots where it is known."""
 
     def describe(self) -> dict[str, Any]:
         return {"task": self.name, "metric": self.score_metric}

@@ -47,6 +47,7 @@ class DepTask(UdTask):
     # SPEC §3: 50 epochs, batch 128 sentences, Adam with a fixed learning rate
     defaults = TrainDefaults(lr=5e-5, epochs=50, batch_size=128, max_length=512)
     few_shot_defaults = TrainDefaults(lr=5e-5, epochs=5, batch_size=16, max_length=512)
+    cost_defaults = {"usd_per_sentence": 0.28}  # docs/method.md §6.4: flat; the 72% figure is context, not a divisor
 
     def label_vocabs(self, examples):
         return {self.relation_vocab: sorted({relation for ex in examples for relation in ex.relations})}

@@ -12,13 +12,17 @@ from __future__ import annotations
 
 import warnings
 
-from ..data.wikiann import read_wikiann
+from ..data.corpus import Corpus, HubSet
+from ..data.wikiann import read_wikiann, write_hub_rows
 from ..modeling.crf import CrfTaggingHead
 from ..modeling.heads import IGNORE
 from .base import TrainDefaults
 from .word_level import WordLevelTask, tag_accuracy
 
 OUTSIDE = "O"
+WIKIANN = Corpus("wikiann", "wikiann/{lang}/{split}-{lang}.tsv",
+                 HubSet("unimelb-nlp/wikiann", {"train": "train", "dev": "validation", "test": "test"},
+                        lambda lang: lang, None, write_hub_rows))  # the hub has all 176 languages
 
 
 def repair_iob2(tags: list[str]) -> list[str]:
@@ -59,11 +63,12 @@ def entity_scores(gold: list[list[str]], predicted: list[list[str]]) -> dict[str
 
 class NerTask(WordLevelTask):
     name = "ner"
-    data_kind = "wikiann"
+    corpus = WIKIANN
     score_metric = "accuracy"
     # SPEC §3: 10 epochs, batch 128 sentences, Adam with a fixed learning rate
     defaults = TrainDefaults(lr=5e-5, epochs=10, batch_size=128, max_length=512)
     few_shot_defaults = TrainDefaults(lr=5e-5, epochs=5, batch_size=16, max_length=512)
+    cost_defaults = {"usd_per_sentence": 0.06}  # docs/method.md §6.4: $11.37/hour median pay, ~190 sentences/hour
 
     def read_file(self, path):
         return read_wikiann(path)

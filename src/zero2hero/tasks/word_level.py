@@ -14,6 +14,7 @@ import pandas as pd
 import torch
 
 from ..data.conllu_reader import parse_conllu, read_conllu
+from ..data.corpus import Corpus
 from ..data.examples import WordExample
 from ..modeling.heads import IGNORE
 from .base import Task
@@ -50,12 +51,23 @@ def tag_accuracy(examples: list[WordExample], predictions: list[list[str]]) -> f
     return 100.0 * sum(c for c, _ in counts) / max(sum(t for _, t in counts), 1)
 
 
+# the study's Universal Dependencies treebanks (v2.5 layout: one directory per language)
+UD = Corpus("ud", "ud/{lang}/*-ud-{split}.conllu")
+# the study's target languages of the word-level tasks (docs/method.md §2); WikiANN NER uses the same ones
+UD_TARGETS = ("ar", "eu", "zh", "fi", "he", "hi", "it", "ja", "ko", "ru", "sv", "tr")
+
+
 class WordLevelTask(Task):
     """Base for tasks that label every word of a pre-tokenised sentence."""
 
-    data_kind = "ud"
+    corpus = UD
+    targets = UD_TARGETS
     tag_vocab = "tags"
-    few_shot_length_range = (3, 50)  # SPEC §4: only sentences of 3 to 50 words are few-shot candidates
+    few_shot_length_range = (3, 50)  # docs/method.md §4: only sentences of 3 to 50 words are few-shot candidates
+
+    def annotation_cost(self, k, lang, prices, shot_tokens=None):
+        """A flat price per annotated sentence (DEP and NER; POS prices tokens)."""
+        return k * prices["usd_per_sentence"]
 
     def word_labels(self, example: WordExample, meta) -> dict[str, list[int]]:
         """Per-word integer targets for the batch (task-specific); IGNORE where unknown."""
@@ -122,10 +134,21 @@ class WordLevelTask(Task):
 
 
 class UdTask(WordLevelTask):
-    """POS and DEP: Universal Dependencies CoNLL-U, read under the task's `bad_trees` policy."""
+    """Tasks on Universal Dependencies CoNLL-U, read under the task's `bad_trees` policy; `tag_column` is the
+    column an example's `tags` hold (UPOS; FEATS for morphology)."""
+
+    tag_column = "upos"
 
     def read_file(self, path):
-        return read_conllu(path, self.bad_trees)
+        return read_conllu(path, self.bad_trees, self.tag_column)
 
     def read_counted(self, data_dir, lang, split):
-        return parse_conllu(self.file_for(data_dir, lang, split), self.bad_trees)
+        return parse_conllu(self.file_for(data_dir, lang, split), self.bad_trees, self.tag_column)
+
+
+def per_token_cost(k: int, prices: dict, shot_tokens: int | None, lang: str) -> float:
+    """Annotation priced per token (`usd_per_10_tokens`): the real token count of the sampled shots when known,
+    else k x the pool's mean sentence length (`pool_mean_tokens[lang]`), else k x the default length."""
+    if shot_tokens is None:
+        shot_tokens = k * (prices["pool_mean_tokens"] or {}).get(lang, prices["default_tokens_per_sentence"])
+    return shot_tokens / 10 * prices["usd_per_10_tokens"]

@@ -3,7 +3,7 @@
 Data: English training is MultiNLI (`multinli/train-en.tsv` under data_dir, else the hub `nyu-mll/multi_nli`);
 dev and test are the XNLI TSV files under `data_dir/xnli` (English: else the hub `facebook/xnli`; `data_dir=hub`:
 every language from the hub). The few-shot pool of every language is its XNLI dev split.
-Offline stand-in (SPEC §9): the English XNLI dev split stands in for MultiNLI train, with its last 10%
+Offline stand-in (docs/method.md §9): the English XNLI dev split stands in for MultiNLI train, with its last 10%
 held out as the source dev set; the English XNLI test split stays the test set.
 """
 from __future__ import annotations
@@ -11,34 +11,47 @@ from __future__ import annotations
 import pandas as pd
 import torch
 
+from ..data.corpus import Corpus, HubSet
 from ..data.examples import NliExample
-from ..data.hub import english_train_split, local_or_hub
+from ..data.files import english_train_split, local_or_hub
 from ..data.squad_scoring import answer_tokens
 from ..data.stand_ins import real_or_stand_in
-from ..data.xnli import NLI_LABELS, read_xnli_tsv
+from ..data.xnli import NLI_LABELS, read_xnli_tsv, write_nli_rows
 from ..languages import SOURCE_LANG
 from ..modeling.classification_head import SentenceClassificationHead
 from .base import Task, TrainDefaults
 from .padding import encoder_inputs
 
-HELD_OUT = 0.1  # SPEC §9: the last 10% of the stand-in is the source dev set
+HELD_OUT = 0.1  # docs/method.md §9: the last 10% of the stand-in is the source dev set
+XNLI_HUB_LANGS = ("ar", "bg", "de", "el", "en", "es", "fr", "hi", "ru", "sw", "th", "tr", "ur", "vi", "zh")
+XNLI = Corpus("xnli", "xnli/{split}-{lang}.tsv",
+              HubSet("facebook/xnli", {"dev": "validation", "test": "test"}, lambda lang: lang, XNLI_HUB_LANGS,
+                     write_nli_rows))
+# English MultiNLI train in the XNLI TSV format (the English training data)
+MULTINLI = Corpus("multinli", "multinli/{split}-{lang}.tsv",
+                  HubSet("nyu-mll/multi_nli", {"train": "train"}, lambda lang: None, ("en",), write_nli_rows))
 
 
 class XnliTask(Task):
     name = "xnli"
-    data_kind = "xnli"
+    corpus = XNLI
+    targets = ("fr", "es", "de", "el", "bg", "ru", "tr", "ar", "vi", "th", "zh", "hi", "sw", "ur")
     score_metric = "accuracy"
-    # SPEC §3: epochs {2, 3}, batch 32, lr {5e-5, 3e-5}; 128 subwords
+    # docs/method.md §3: epochs {2, 3}, batch 32, lr {5e-5, 3e-5}; 128 subwords
     defaults = TrainDefaults(lr=5e-5, epochs=2, batch_size=32, max_length=128)
     few_shot_defaults = TrainDefaults(lr=2e-5, epochs=5, batch_size=16, max_length=128)
     sampling_strategies = ("random",)
+    cost_defaults = {"usd_per_instance": 2030 / 200_000}  # docs/method.md §6.4, SICK: $2,030 per 200k judgments
+
+    def annotation_cost(self, k, lang, prices, shot_tokens=None):
+        return k * prices["usd_per_instance"]
 
     # ---- data ----
     def read_file(self, path):
         return read_xnli_tsv(path)
 
     def pool_split(self, data_dir, lang):
-        return "dev"  # SPEC §4: XNLI has no target-language train split; dev is the pool
+        return "dev"  # docs/method.md §4: XNLI has no target-language train split; dev is the pool
 
     def n_tokens(self, example: NliExample, tokenizer=None) -> int:
         """Size of a pair for few-shot records: subwords of the premise under the source model's tokenizer
@@ -52,7 +65,7 @@ class XnliTask(Task):
         """(train, dev, test) for source training: MultiNLI train, English XNLI dev and test."""
 
         def real():
-            train = english_train_split(data_dir, "multinli", read_xnli_tsv, "MultiNLI")
+            train = english_train_split(data_dir, MULTINLI, read_xnli_tsv, "MultiNLI")
             return train, local_or_hub(self, data_dir, SOURCE_LANG, "dev")
 
         def stand():

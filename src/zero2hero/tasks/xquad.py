@@ -4,7 +4,7 @@ Data: English training is SQuAD v1.1 (`squad/train-v1.1.json` under data_dir, el
 `data_dir=hub` reads every XQuAD language from `google/xquad`, its articles named through SQuAD v1.1 dev);
 each `xquad/xquad.<lang>.json` is split by article: the first 10 articles (file order) are the pool (few-shot
 data; `dev` is accepted as its alias) and the other 38 the test set. The English pool is the source dev set.
-Offline stand-in (SPEC §9): the English pool's first 9 articles stand in for SQuAD train and its 10th is dev.
+Offline stand-in (docs/method.md §9): the English pool's first 9 articles stand in for SQuAD train and its 10th is dev.
 """
 from __future__ import annotations
 
@@ -14,10 +14,10 @@ from collections import defaultdict
 import pandas as pd
 import torch
 
+from ..data.corpus import Corpus, HubSet
 from ..data.examples import QaExample
-from ..data.hub import english_train_split, local_or_hub
-from ..data.layout import find_file
-from ..data.squad import POOL_ARTICLES, read_squad_json, select_articles
+from ..data.files import english_train_split, find_file, local_or_hub
+from ..data.squad import POOL_ARTICLES, read_squad_json, select_articles, write_squad_rows
 from ..data.squad_scoring import exact_match, squad_scores
 from ..data.stand_ins import real_or_stand_in
 from ..errors import Z2HError
@@ -30,17 +30,44 @@ from .xquad_windows import MAX_ANSWER_SUBWORDS, best_span, window_features
 log = logging.getLogger(__name__)
 
 PARTS = {"pool": "pool", "dev": "pool", "test": "test"}  # split name -> article part of the file
+# SQuAD v1.1: the English training data (dev names the articles of hub XQuAD rows, which carry no title)
+SQUAD = Corpus("squad", "squad/{split}-v1.1.json",
+               HubSet("rajpurkar/squad", {"train": "train", "dev": "validation"}, lambda lang: None, ("en",),
+                      write_squad_rows))
+
+
+def _write_hub_xquad(rows, path, lang: str) -> None:
+    """google/xquad rows have no title: the articles are named through SQuAD v1.1 dev, where every id is."""
+    from ..data.hub import hub_file
+
+    dev = read_squad_json(hub_file(SQUAD, "en", "dev"))
+    write_squad_rows(rows, path, lang, {example.id: example.article for example in dev})
+
+
+# one hub split holds all 48 articles; the task splits them into pool and test (file name: the test split's)
+XQUAD = Corpus("xquad", "xquad/xquad.{lang}.json",
+               HubSet("google/xquad", {"test": "validation"}, lambda lang: f"xquad.{lang}",
+                      ("ar", "de", "el", "en", "es", "hi", "ro", "ru", "th", "tr", "vi", "zh"), _write_hub_xquad))
 
 
 class XquadTask(Task):
     name = "xquad"
-    data_kind = "xquad"
+    corpus = XQUAD
+    targets = ("es", "de", "el", "ru", "tr", "ar", "vi", "th", "zh", "hi")
+    k_values = (0, 2, 4, 6, 8, 10)  # docs/method.md §4: k counts articles
+    k_unit = "articles"
     score_metric = "exact_match"
     selection_metric = "f1"  # best epoch by dev F1 (see Task.selection_metric)
-    # SPEC §3: epochs {2, 3}, batch 12, lr {5e-5, 3e-5}; 384 subwords
+    # docs/method.md §3: epochs {2, 3}, batch 12, lr {5e-5, 3e-5}; 384 subwords
     defaults = TrainDefaults(lr=5e-5, epochs=2, batch_size=12, max_length=384)
     few_shot_defaults = TrainDefaults(lr=3e-5, epochs=5, batch_size=8, max_length=384)
     sampling_strategies = ("random",)
+    # docs/method.md §6.4: annotators paid by the hour, minutes per paragraph, paragraphs per article
+    cost_defaults = {"usd_per_hour": 9.0, "minutes_per_paragraph": 4.0, "paragraphs_per_article": 5.0}
+
+    def annotation_cost(self, k, lang, prices, shot_tokens=None):
+        hours = prices["minutes_per_paragraph"] * prices["paragraphs_per_article"] / 60
+        return k * hours * prices["usd_per_hour"]
 
     # ---- data ----
     @staticmethod
@@ -56,7 +83,7 @@ class XquadTask(Task):
 
     def file_for(self, data_dir, lang, split):
         self.part(split)
-        return find_file(data_dir, self.data_kind, lang, "test")  # one file per language holds every split
+        return find_file(data_dir, self.corpus, lang, "test")  # one file per language holds every split
 
     def read(self, data_dir, lang, split):
         return select_articles(self.read_file(self.file_for(data_dir, lang, split)), self.part(split))
@@ -87,7 +114,7 @@ class XquadTask(Task):
         test = local_or_hub(self, data_dir, SOURCE_LANG, "test")
 
         def real():
-            return english_train_split(data_dir, "squad", read_squad_json, "SQuAD v1.1"), pool
+            return english_train_split(data_dir, SQUAD, read_squad_json, "SQuAD v1.1"), pool
 
         def stand():
             last = max(ex.article_index for ex in pool.examples)

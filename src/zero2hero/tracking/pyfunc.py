@@ -31,7 +31,7 @@ class Z2HPythonModel(mlflow.pyfunc.PythonModel):
     """`predict(DataFrame) -> DataFrame` with the task's columns (INTERFACE.md, Registered models)."""
 
     def load_context(self, context):
-        from ..predictor import Predictor
+        from ..checkpoint import Predictor
 
         self.predictor = Predictor(context.artifacts["checkpoint"])
 

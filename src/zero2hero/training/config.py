@@ -1,27 +1,36 @@
-"""Training configuration: task defaults (SPEC §3) layered under explicit parameters."""
+"""The training parameters: one definition (types, checks, defaults, help) for `source`, `few_shot` and `search`.
+
+`lr`, `epochs`, `batch_size` and `max_length` default to None = the task's defaults (docs/method.md §3), a layer
+applied by `TrainConfig.resolve`; the resolved configuration is what the loop runs and what a run logs.
+"""
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, fields
 
 import torch
 
+from ..parameters import nonneg_float, nonneg_int, param, pos_float, pos_int, ratio, yes_no
+
+TASK_DEFAULT = "task default: docs/method.md §3"
+
 
 @dataclass
 class TrainConfig:
-    lr: float
-    epochs: int
-    batch_size: int
-    max_length: int
-    seed: int = 1
-    max_train_examples: int = 0
-    max_eval_examples: int = 0
-    warmup_ratio: float = 0.0
-    linear_decay: bool = False
-    weight_decay: float = 0.0
-    grad_accum: int = 1
-    freeze_embeddings: bool = False
-    eval_batch_size: int = 64
-    max_grad_norm: float = 1.0
+    lr: float | None = param(None, pos_float, f"peak learning rate ({TASK_DEFAULT})")
+    epochs: int | None = param(None, pos_int, f"training epochs ({TASK_DEFAULT})")
+    batch_size: int | None = param(None, pos_int, f"examples per optimiser step ({TASK_DEFAULT})")
+    max_length: int | None = param(None, pos_int, "maximum subwords per input (task default: 512 word-level, "
+                                                  "128 XNLI, 384 XQuAD)")
+    seed: int = param(1, int, "random seed (sampling, initialisation, batch order)")
+    max_train_examples: int = param(0, nonneg_int, "use only the first N training examples (0 = all)")
+    max_eval_examples: int = param(0, nonneg_int, "score only the first N examples of every evaluation split (0 = all)")
+    warmup_ratio: float = param(0.0, ratio, "share of steps with linear learning-rate warm-up")
+    linear_decay: bool = param(False, yes_no, "decay the learning rate linearly to 0 (yes/no)")
+    weight_decay: float = param(0.0, nonneg_float, "AdamW weight decay (0 = Adam as in the study)")
+    grad_accum: int = param(1, pos_int, "split each batch into this many micro-batches (same effective batch)")
+    freeze_embeddings: bool = param(False, yes_no, "keep the embedding matrix fixed (much faster optimiser steps on CPU)")
+    eval_batch_size: int = param(64, pos_int, "examples per batch at evaluation")
+    max_grad_norm: float = 1.0  # gradient clipping of every run (not a parameter)
 
     @classmethod
     def resolve(cls, defaults, values: dict) -> "TrainConfig":
