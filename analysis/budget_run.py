@@ -17,7 +17,7 @@ import pandas as pd
 from mlflow import MlflowClient
 
 from zero2hero.errors import Z2HError
-from zero2hero.lang_features import corpus_for_model, language_features, parse_features
+from .lang_features import corpus_for_model, language_features, parse_features
 from zero2hero.tasks import task_class
 from zero2hero.modeling.encoder import model_slug
 from zero2hero.tracking.runs import log_metrics, log_params, stage_run

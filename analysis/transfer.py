@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 
 from zero2hero.errors import Z2HError
-from zero2hero.lang_features import URIEL_SETS, corpus_sizes, letter_codes, uriel_similarity
+from .lang_features import URIEL_SETS, corpus_sizes, letter_codes, uriel_similarity
 from zero2hero.modeling.encoder import model_slug
 
 from .stats import forward_selection

@@ -12,11 +12,11 @@ from .errors import Terminated, Z2HError, raise_on_sigterm
 RUNNERS = {
     "source": "zero2hero.stages.source:run_source",
     "evaluate": "zero2hero.stages.evaluate:run_evaluate",
-    "ingest": "analysis.main:ingest_entry",
+    "ingest": "analysis.ingest:ingest_entry",
     "analysis": "analysis.main:analysis_entry",
     "budget": "analysis.budget_run:budget_entry",
     "few_shot": "zero2hero.stages.few_shot:run_few_shot",
-    "search": "zero2hero.search:run_search",
+    "search": "zero2hero.stages.search:run_search",
     "grid": "zero2hero.stages.grid:run_grid",
 }
 

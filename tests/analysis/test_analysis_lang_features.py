@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 from zero2hero.errors import Z2HError
-from zero2hero.lang_features import (URIEL_SETS, corpus_for_model, language_features, load_corpus_sizes,
+from analysis.lang_features import (URIEL_SETS, corpus_for_model, language_features, load_corpus_sizes,
                                      parse_features, uriel_similarity)
 from zero2hero.tasks import task_class
 

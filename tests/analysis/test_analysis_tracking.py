@@ -11,9 +11,10 @@ from mlflow import MlflowClient
 from mlflow.entities import Metric, Param
 
 from analysis import collect
-from analysis.main import run_analysis, run_ingest
+from analysis.ingest import run_ingest
+from analysis.main import run_analysis
 from zero2hero.errors import DataError, Z2HError
-from zero2hero.lang_features import uriel_similarity
+from analysis.lang_features import uriel_similarity
 from zero2hero.tasks import task_class
 
 HEADER = "task,model,lang,k,sampling,seed,score"

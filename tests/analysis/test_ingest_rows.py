@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import pytest
 
-from analysis.main import read_scores_csv
+from analysis.ingest import read_scores_csv
 from zero2hero.errors import DataError
 
 HEADER = "task,model,lang,k,sampling,seed,score\n"

@@ -12,7 +12,7 @@ from analysis.intervals import add_few_shot_intervals, correlation_interval, mea
 from analysis.transfer import TransferPredictor, conformal_halfwidth, loo_coverage
 from published_scores import HEADER, KS, ZERO_SHOT, score_rows
 from zero2hero.errors import Z2HError
-from zero2hero.lang_features import language_features
+from analysis.lang_features import language_features
 
 
 def results_table(rows) -> pd.DataFrame:

@@ -12,7 +12,7 @@ import pandas as pd
 import pytest
 from mlflow.tracking import MlflowClient
 
-from analysis.main import run_ingest
+from analysis.ingest import run_ingest
 from helpers import BIN, REPO, free_port, mlflow_run, z2h
 from published_scores import write_scores
 

@@ -22,7 +22,7 @@ from integration.test_grid import cell_runs, summary_total
 from integration.test_scale_out import write_plan
 from postgres import postgres_url  # noqa: F401  (fixture)
 from zero2hero.cli import run_entry
-from zero2hero.studies import storage_url
+from zero2hero.tracking.studies import storage_url
 
 pytestmark = pytest.mark.integration
 

@@ -11,8 +11,8 @@ from mlflow.tracking import MlflowClient
 from helpers import mlflow_run
 from postgres import postgres_url  # noqa: F401  (fixture)
 from zero2hero.config import parse_params
-from zero2hero.search import run_search
-from zero2hero.studies import storage_url
+from zero2hero.stages.search import run_search
+from zero2hero.tracking.studies import storage_url
 
 pytestmark = pytest.mark.integration
 

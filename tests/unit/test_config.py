@@ -65,3 +65,30 @@ def test_pyfunc_input_without_the_task_columns_is_a_clear_error(task, columns):
 def test_float_parameters_must_be_finite_and_in_range(entry, argv, message):
     with pytest.raises(Z2HError, match=message.replace("(", r"\(")):
         parse_params(entry, ["--task", "pos", *argv])
+
+
+def test_mlproject_declares_the_parameters_as_config_defines_them():
+    """MLproject and config.py cannot drift: every declared parameter exists with the same default, the command
+    passes each one as its flag, and the entry points are the same."""
+    from pathlib import Path
+
+    import yaml
+
+    from zero2hero.cli import RUNNERS
+    from zero2hero.config import params_for
+
+    project = yaml.safe_load((Path(__file__).resolve().parents[2] / "MLproject").read_text())
+    assert set(project["entry_points"]) == set(RUNNERS)
+    for entry, spec in project["entry_points"].items():
+        defined = {param.name: param for param in params_for(entry)}
+        for name, declared in (spec.get("parameters") or {}).items():
+            assert name in defined, f"MLproject {entry}.{name} is not a parameter of {entry}"
+            param = defined[name]
+            assert f"--{name} {{{name}}}" in spec["command"], f"{entry}: the command does not pass {name}"
+            if "default" in declared:
+                assert not param.required, f"{entry}.{name} is required but MLproject gives it a default"
+                default = declared["default"]
+                assert param.parse(str(default)) == param.parse(str(param.default)) if param.default is not None \
+                    else default == "", f"{entry}.{name}: MLproject default {default!r} vs config {param.default!r}"
+            else:
+                assert param.required, f"{entry}.{name}: MLproject has no default but config is not required"

@@ -9,7 +9,7 @@ import pytest
 
 from postgres import postgres_url  # noqa: F401  (fixture)
 from zero2hero.errors import Z2HError
-from zero2hero.studies import masked_url, open_study, storage_url
+from zero2hero.tracking.studies import masked_url, open_study, storage_url
 
 SRC = Path(__file__).resolve().parents[2] / "src"
 WORKERS = 4
@@ -20,7 +20,7 @@ import sys, time
 from pathlib import Path
 sys.path.insert(0, sys.argv[1])
 import optuna
-from zero2hero.studies import open_study
+from zero2hero.tracking.studies import open_study
 ready = Path(sys.argv[3])
 (ready / sys.argv[4]).touch()
 while len(list(ready.iterdir())) < int(sys.argv[5]):
@@ -68,7 +68,7 @@ def test_plain_postgresql_urls_use_the_installed_driver():
 
 
 def test_a_storage_parameter_with_a_password_is_refused_and_never_shown(monkeypatch, tmp_path):
-    from zero2hero.studies import DEFAULT_STORAGE, STORAGE_ENV, STORAGE_FILE_ENV, has_password, resolve_storage
+    from zero2hero.tracking.studies import DEFAULT_STORAGE, STORAGE_ENV, STORAGE_FILE_ENV, has_password, resolve_storage
 
     for url in ("postgresql://user:secret@db/z2h", "postgresql://user@db/z2h?password=secret", "user:secret@db"):
         assert has_password(url)

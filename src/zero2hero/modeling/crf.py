@@ -15,28 +15,25 @@ from .heads import gather_words
 FORBIDDEN = -1e4  # added to disallowed transitions: exp() underflows to 0, yet sums stay finite
 
 
+OUTSIDE = "O"  # also what "comes before" the first tag
+
+
+def may_follow(previous: str, tag: str) -> bool:
+    """The IOB2 rule, written once: an I-X continues a B-X or I-X entity; every other tag may follow anything."""
+    return not tag.startswith("I-") or (previous[:2] in ("B-", "I-") and previous[2:] == tag[2:])
+
+
 def iob2_allowed(labels: list[str]) -> tuple[torch.Tensor, torch.Tensor]:
     """(transitions [L, L] with allowed[prev, next], start [L]) under IOB2; tags without B-/I- are free."""
-    n = len(labels)
-    transitions = torch.ones(n, n, dtype=torch.bool)
-    start = torch.ones(n, dtype=torch.bool)
-    for j, label in enumerate(labels):
-        if label.startswith("I-"):
-            start[j] = False
-            entity = label[2:]
-            for i, previous in enumerate(labels):
-                transitions[i, j] = previous in (f"B-{entity}", f"I-{entity}")
+    transitions = torch.tensor([[may_follow(previous, label) for label in labels] for previous in labels],
+                               dtype=torch.bool).reshape(len(labels), len(labels))
+    start = torch.tensor([may_follow(OUTSIDE, label) for label in labels], dtype=torch.bool)
     return transitions, start
 
 
 def is_valid_iob2(tags: list[str]) -> bool:
-    """True when no I-X follows anything but B-X / I-X (and no I-X starts the sequence)."""
-    previous = "O"
-    for tag in tags:
-        if tag.startswith("I-") and previous[2:] != tag[2:]:
-            return False
-        previous = tag
-    return True
+    """True when every tag may follow the one before it (and no I-X starts the sequence)."""
+    return all(may_follow(previous, tag) for previous, tag in zip([OUTSIDE, *tags], tags))
 
 
 class ConditionalRandomField(nn.Module):

@@ -14,8 +14,11 @@ log = logging.getLogger(__name__)
 GENERIC_DIR_NAMES = {"model", "models", "checkpoint", "encoder", "pretrained", "hf", "huggingface", "snapshot"}
 
 
-def model_slug(model: str) -> str:
-    """Short name for run and registry names: the HF id's last part or the directory name (skipping generic ones)."""
+def model_slug(model: str, name: str = "") -> str:
+    """Short name for run and registry names: `name` where the user gave one (`model_name`), else the HF id's last
+    part or the directory name (skipping generic ones)."""
+    if name:
+        return name
     parts = [part for part in re.split(r"[\\/]+", model.rstrip("/\\")) if part]
     if Path(model).expanduser().exists():
         while len(parts) > 1 and parts[-1].lower() in GENERIC_DIR_NAMES:

@@ -66,7 +66,7 @@ def lineage_tags(resolved) -> dict[str, str]:
 
 def evaluate_params(task, model, model_uri: str, split: Split, max_eval_examples: int) -> dict:
     """The params of one zero-shot (k = 0) run (INTERFACE.md)."""
-    return {"task": task.name, "model": model.meta.model, "model_name": model.meta.model_name or model_slug(model.meta.model),
+    return {"task": task.name, "model": model.meta.model, "model_name": model_slug(model.meta.model, model.meta.model_name),
             "model_uri": model_uri, "lang": split.lang, "k": 0, "split": split.name,
             "max_eval_examples": max_eval_examples}
 
@@ -94,7 +94,7 @@ def run_evaluate(params: Params) -> str:
     check_tracking_server()
     langs = resolve_langs(task, params.data_dir, params.langs, params.split)
     model, tokenizer, resolved = load_model(params.model_uri, task)
-    slug = model.meta.model_name or model_slug(model.meta.model)
+    slug = model_slug(model.meta.model, model.meta.model_name)
     tags = lineage_tags(resolved)
     with stage_run("evaluate", run_name("evaluate", task.name, slug), tags=tags) as parent:
         log_params({"task": task.name, "model": model.meta.model, "model_uri": params.model_uri,

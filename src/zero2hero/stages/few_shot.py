@@ -41,7 +41,7 @@ class SourceModel:
 
     @property
     def slug(self) -> str:
-        return self.model.meta.model_name or model_slug(self.model.meta.model)
+        return model_slug(self.model.meta.model, self.model.meta.model_name)
 
 
 def load_source(task, model_uri: str) -> SourceModel:

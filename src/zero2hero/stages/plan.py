@@ -97,7 +97,7 @@ class StudyPlan:
 
     def slug(self, model: str) -> str:
         """The model's short name in run and registry names (`source.model_name`, else derived from the model)."""
-        return self.source.get("model_name") or model_slug(model)
+        return model_slug(model, self.source.get("model_name", ""))
 
 
 class _Reader:

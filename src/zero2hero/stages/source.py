@@ -32,7 +32,7 @@ def train_source(task, params: Params, config: TrainConfig, callbacks=(), dev_on
         mlflow.set_tag(key, value)
     seed_everything(config.seed)  # the new head's initialisation too, so equal settings give equal models
     model, tokenizer = build_model(task, params.model, params.model_revision, task.label_vocabs(train_split.examples),
-                                   config.max_length, params.model_name or model_slug(params.model), config.seed)
+                                   config.max_length, model_slug(params.model, params.model_name), config.seed)
     train_features = features_of(task, train_split, tokenizer, model.meta, training=True)
     dev_score = dev_scorer(task, dev_split, tokenizer, model.meta, config.eval_batch_size)
     result = train(model, task, tokenizer, train_features, config, dev_score,
@@ -42,7 +42,7 @@ def train_source(task, params: Params, config: TrainConfig, callbacks=(), dev_on
 
 def source_run_params(task, params: Params, config: TrainConfig) -> dict:
     """The params that define a source model; a FINISHED run with the same ones can be reused (grid)."""
-    slug = params.model_name or model_slug(params.model)
+    slug = model_slug(params.model, params.model_name)
     return {"task": task.name, "model": params.model, "model_name": slug, "lang": SOURCE_LANG, "k": 0,
             "data_dir": params.data_dir, **config.as_params()}
 
@@ -58,7 +58,7 @@ def run_source(params: Params, nested: bool = False, experiment: str | None = No
     task = get_task(params.task, params.bad_trees)
     config = TrainConfig.resolve(task.defaults, params.values)
     check_tracking_server()
-    slug = params.model_name or model_slug(params.model)
+    slug = model_slug(params.model, params.model_name)
     name = params.register_as or registered_name(task.name, slug)
     with stage_run("source", run_name("source", task.name, slug, SOURCE_LANG, seed=config.seed),
                    nested=nested, experiment=experiment, system_metrics=params.system_metrics) as run:

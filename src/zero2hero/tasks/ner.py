@@ -14,12 +14,11 @@ import warnings
 
 from ..data.corpus import Corpus, HubSet
 from ..data.wikiann import read_wikiann, write_hub_rows
-from ..modeling.crf import CrfTaggingHead
+from ..modeling.crf import OUTSIDE, CrfTaggingHead, may_follow
 from ..modeling.heads import IGNORE
 from .base import TrainDefaults
 from .word_level import WordLevelTask, tag_accuracy
 
-OUTSIDE = "O"
 WIKIANN = Corpus("wikiann", "wikiann/{lang}/{split}-{lang}.tsv",
                  HubSet("unimelb-nlp/wikiann", {"train": "train", "dev": "validation", "test": "test"},
                         lambda lang: lang, None, write_hub_rows))  # the hub has all 176 languages
@@ -33,7 +32,7 @@ def repair_iob2(tags: list[str]) -> list[str]:
     """
     repaired, previous = [], OUTSIDE
     for tag in tags:
-        if tag.startswith("I-") and previous[2:] != tag[2:]:
+        if not may_follow(previous, tag):
             tag = f"B-{tag[2:]}"
         repaired.append(tag)
         previous = tag

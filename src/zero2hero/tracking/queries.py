@@ -8,6 +8,7 @@ from mlflow.entities import ViewType
 from mlflow.tracking import MlflowClient
 
 from ..errors import Z2HError
+from ..parameters import yes_no
 
 PAGE_SIZE = 1000  # the most a tracking server returns per page
 
@@ -44,8 +45,8 @@ def canonical(value) -> str:
     if isinstance(value, bool):
         return "yes" if value else "no"
     text = str(value).strip()
-    if text.lower() in ("yes", "true", "no", "false"):
-        return "yes" if text.lower() in ("yes", "true") else "no"
+    if text.lower() in ("yes", "true", "no", "false"):  # the words of a flag (1/0 stay numbers)
+        return "yes" if yes_no(text) else "no"
     try:
         return repr(float(text))
     except ValueError:

@@ -19,7 +19,7 @@ import optuna
 import sqlalchemy.exc
 from sqlalchemy.engine import make_url
 
-from .errors import Z2HError
+from ..errors import Z2HError
 
 CREATE_ATTEMPTS = 12
 STORAGE_ENV = "Z2H_OPTUNA_STORAGE"
@@ -53,7 +53,7 @@ def _on_stale_trial(study, trial) -> None:
 
 def _storage(url: str):
     """An RDB storage with Optuna's heartbeat: a trial whose worker stops beating is failed and re-queued."""
-    from .tracking.liveness import heartbeat_grace, heartbeat_interval
+    from .liveness import heartbeat_grace, heartbeat_interval
 
     interval = max(1, int(heartbeat_interval()))
     return optuna.storages.RDBStorage(storage_url(url), heartbeat_interval=interval,

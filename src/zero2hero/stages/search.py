@@ -15,18 +15,18 @@ import os
 import mlflow
 import optuna
 
-from .config import Params, params_for
-from .errors import Z2HError
-from .modeling.encoder import model_slug
-from .stages.source import run_source, source_run_params, train_source
-from .studies import StorageSecretError, masked_url, open_study, requeue, resolve_storage
-from .tasks import get_task
-from .tracking.liveness import end_stale_runs
-from .tracking.runs import log_metrics, log_params, run_name, stage_run
-from .tracking.server import check_tracking_server
-from .training.callbacks import Callback
-from .training.config import TrainConfig
-from .training.loop import TrainingDiverged
+from ..config import Params, params_for
+from ..errors import Z2HError
+from ..modeling.encoder import model_slug
+from .source import run_source, source_run_params, train_source
+from ..tracking.studies import StorageSecretError, masked_url, open_study, requeue, resolve_storage
+from ..tasks import get_task
+from ..tracking.liveness import end_stale_runs
+from ..tracking.runs import log_metrics, log_params, run_name, stage_run
+from ..tracking.server import check_tracking_server
+from ..training.callbacks import Callback
+from ..training.config import TrainConfig
+from ..training.loop import TrainingDiverged
 
 log = logging.getLogger(__name__)
 
@@ -168,7 +168,7 @@ def run_search(params: Params) -> str:
     space = search_space(params)
     storage = search_storage(params)
     check_tracking_server()
-    slug = params.model_name or model_slug(params.model)
+    slug = model_slug(params.model, params.model_name)
     study_name = params.study_name or default_study_name(task, params, slug)
     sampler, pruner = _sampler_and_pruner(params)
     study = open_study(storage, study_name, sampler, pruner)

@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .errors import DataError, Z2HError
+from zero2hero.errors import DataError, Z2HError
 
 # Feature name -> (lang2vec feature set, its .npz file, source, feature-name prefix); the last three are
 # what lang2vec 1.1.2's FEATURE_SETS_DICT says for each set, so reading the file equals calling lang2vec.
@@ -110,7 +110,7 @@ def uriel_similarity(feature: str, targets: tuple[str, ...],
 @functools.lru_cache(maxsize=1)
 def load_corpus_sizes() -> pd.DataFrame:
     """The study's SIZE raw values (SPEC §8), indexed by ISO 639-1 code; one column per corpus measure."""
-    path = importlib.resources.files("zero2hero") / "resources" / "corpus_sizes.csv"
+    path = importlib.resources.files("analysis") / "resources" / "corpus_sizes.csv"
     with path.open() as handle:
         return pd.read_csv(handle, dtype={"iso": str}).set_index("iso")
 
