@@ -1,4 +1,4 @@
-"""Languages: the source language, ISO 639-1 codes with their ISO 639-3 counterparts and names.
+"""Languages: the source language, ISO 639-1 codes with their ISO 639-3 counterparts.
 
 Each task's target languages are on its class (`Task.targets`)."""
 from __future__ import annotations
@@ -13,11 +13,5 @@ ISO3 = {
     "ur": "urd", "vi": "vie", "zh": "zho",
 }
 
-NAMES = {
-    "en": "English", "ar": "Arabic", "bg": "Bulgarian", "de": "German", "el": "Greek", "es": "Spanish",
-    "eu": "Basque", "fi": "Finnish", "fr": "French", "he": "Hebrew", "hi": "Hindi", "hr": "Croatian",
-    "it": "Italian", "ja": "Japanese", "ko": "Korean", "ro": "Romanian", "ru": "Russian", "sv": "Swedish",
-    "sw": "Swahili", "th": "Thai", "tr": "Turkish", "ur": "Urdu", "vi": "Vietnamese", "zh": "Chinese",
-}
 
 KNOWN_LANGS = tuple(sorted(ISO3))

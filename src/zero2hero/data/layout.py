@@ -6,7 +6,6 @@ from pathlib import Path
 from ..errors import Z2HError
 from .corpus import Corpus
 
-SPLITS = ("train", "dev", "test")
 LAYOUT_DOC = "docs/interface.md (Data layout)"
 
 

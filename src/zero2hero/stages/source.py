@@ -24,7 +24,7 @@ def load_source_splits(task, params: Params, config: TrainConfig):
     return task.source_splits(params.data_dir, params.stand_in, config)
 
 
-def train_source(task, params: Params, config: TrainConfig, callbacks=(), dev_only: bool = False):
+def train_source(task, params: Params, config: TrainConfig, callbacks=()):
     """Train a source model in the active run; returns (model, tokenizer, TrainResult, splits)."""
     train_split, dev_split, test_split = load_source_splits(task, params, config)
     log_splits(train_split, dev_split, test_split)

@@ -183,6 +183,3 @@ class Task(ABC):
     def annotation_cost(self, k: int, lang: str, prices: dict[str, Any], shot_tokens: int | None = None) -> float:
         """USD to annotate k units (`k_unit`) in `lang` under `prices` (the task's cost settings);
         `shot_tokens` is the real token count of the sampled shots where it is known."""
-
-    def describe(self) -> dict[str, Any]:
-        return {"task": self.name, "metric": self.score_metric}
