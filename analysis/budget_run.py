@@ -23,11 +23,11 @@ from zero2hero.modeling.encoder import model_slug
 from zero2hero.tracking.runs import log_metrics, log_params, stage_run
 
 from . import collect
-from .budget import compute_hours, fit_planner, smallest_k, wide_curves
+from .budget import MIN_FIT_LANGS, compute_hours, fit_planner, smallest_k, wide_curves
 from .costs import annotation_cost, load_costs
 from .few_shot import language_curves
 from .stats import MIN_LANGS
-from .transfer import TransferPredictor, iso1
+from .transfer import TransferPredictor, iso1, short_interval
 
 MODES = ("target", "budget_usd", "k")
 
@@ -86,6 +86,18 @@ def _zero_shot(results, task, model, lang, features, source_lang, size_corpus, s
     return row["predicted_score"], row["predicted_score"] - row["lower"], row["lang"], source
 
 
+def _few_languages(planner) -> list[str]:
+    """What the answer cannot claim when few languages carry the curve (said in the answer, never hidden)."""
+    fewest, notes = min(planner.n_langs), []
+    if fewest < MIN_FIT_LANGS:
+        notes.append(f"the curve rests on {fewest} other language(s) at some k, too few for a gain that depends on "
+                     f"the zero-shot score (that needs {MIN_FIT_LANGS}): there it adds their mean gain")
+    caveat = short_interval(fewest) if fewest >= 2 else ""  # with 1 there is no interval (said below)
+    if caveat:
+        notes.append(f"curve interval: {caveat}")
+    return notes
+
+
 def plan(results: pd.DataFrame, labels: dict, task: str, model: str, lang: str, sampling: str = "random",
          target: float | None = None, budget_usd: float | None = None, k: int | None = None, costs=None,
          source_lang: str = "en", features="SYN,PHON,INV,FAM,GEO,SIZE", size_corpus: str | None = None,
@@ -117,7 +129,7 @@ def plan(results: pd.DataFrame, labels: dict, task: str, model: str, lang: str, 
     if planner is None:
         raise Z2HError(f"no other language has {sampling} few-shot runs of {task}/{labels.get(model, model)} "
                        "with a zero-shot score; the planner needs at least one")
-    notes, reached = [], True
+    notes, reached = _few_languages(planner), True
     per_example = annotation_cost(task, 1, code, config)
     if mode == "k":
         if value > planner.k_max:

@@ -50,20 +50,20 @@ def _analyse_zero_shot(zero: pd.DataFrame, features, source_lang: str, size_corp
 
 
 def _transfer_predictors(zero, feature_tables, fits, source_lang, size_corpus) -> dict:
-    """A transfer predictor per (task, model) whose meta-regression selected at least one feature."""
+    """A transfer predictor per analysed (task, model): a regression where one beats the mean, else the mean."""
     predictors = {}
-    for (task, model), fit in fits.items():
-        if fit.selected:
-            scores = zero[(zero["task"] == task) & (zero["model"] == model)].set_index("lang")["score"]
-            predictors[(task, model)] = TransferPredictor.from_analysis(
-                task, model, scores, feature_tables[(task, model)], source_lang, corpus_for_model(model, size_corpus))
+    for task, model in fits:
+        scores = zero[(zero["task"] == task) & (zero["model"] == model)].set_index("lang")["score"]
+        predictors[(task, model)] = TransferPredictor.from_analysis(
+            task, model, scores, feature_tables[(task, model)], source_lang, corpus_for_model(model, size_corpus))
     return predictors
 
 
 def _predictor_note(key, predictor, labels) -> str:
     fit = predictor.fit
-    return (f"{key[0]}/{key[1]}: transfer predictor registered as {registered_transfer_name(*key, labels)}@latest "
-            f"({'+'.join(fit.selected)}; 80% interval ±{fit.halfwidth:.1f} points from leave-one-out residuals)")
+    return (f"{key[0]}/{key[1]}: transfer predictor registered as {registered_transfer_name(*key, labels)}@latest: "
+            f"{fit.basis}; 80% interval ±{fit.halfwidth:.1f} points from leave-one-out residuals"
+            + "".join(f"; {note}" for note in fit.notes if note != fit.basis))
 
 
 def _summary(runs: pd.DataFrame, results: pd.DataFrame, source_lang: str, features, labels: dict) -> list[str]:

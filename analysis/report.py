@@ -12,6 +12,8 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
+from .budget import MIN_FIT_LANGS  # noqa: E402
+
 
 def markdown_table(frame: pd.DataFrame, digits: int = 2) -> str:
     """A pipe table; floats rounded to `digits`, NaN shown as an en dash."""
@@ -211,6 +213,10 @@ def write_report(out: Path, *, experiment: str, summary: list[str], zero: pd.Dat
             parts.append(_section("Budget planner: leave-one-language-out error (points) vs the naive baseline "
                                   "(held-out zero-shot + the other languages' mean gain)", of["budget"],
                                   ["model", "sampling", "k", "planner_mae", "baseline_mae", "n_langs"], None))
+            if (of["budget"]["n_langs"] <= MIN_FIT_LANGS).any():
+                parts.append(f"With {MIN_FIT_LANGS} languages or fewer each fold keeps fewer than {MIN_FIT_LANGS}, too "
+                             "few for a gain that depends on the zero-shot score: the planner then adds the others' "
+                             "mean gain and equals the baseline, so those rows do not test it.\n")
     if not tasks:
         parts.append("No results to analyse.\n")
     parts.append("## Notes\n")

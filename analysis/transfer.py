@@ -1,6 +1,9 @@
 """The transfer predictor: the analysis's meta-regressor, fitted on every analysed language, that predicts the
 zero-shot score of any language lang2vec knows, with an 80% interval from the LOOCV residuals.
 
+A regression is only used when its leave-one-out error beats predicting the mean of the other languages; else
+(few languages, no feature that helps) the predictor is that mean, and every prediction says so in its note.
+
 Its whole state is a JSON-able record (training languages, scores, feature values, the corpus sizes behind SIZE),
 so the registered pyfunc model needs no tracking server to predict, and a refit never differs from the analysis's.
 """
@@ -8,7 +11,7 @@ from __future__ import annotations
 
 import functools
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import pandas as pd
@@ -17,9 +20,11 @@ from zero2hero.errors import Z2HError
 from .lang_features import URIEL_SETS, corpus_sizes, letter_codes, uriel_similarity
 from zero2hero.modeling.encoder import model_slug
 
-from .stats import forward_selection
+from .stats import forward_selection, regression_candidates
 
 COVERAGE = 0.8  # the interval's nominal coverage
+# forward selection fits intercept + feature on a fold's n - 1 languages only while 3 <= n - 2 (analysis.stats)
+MIN_CHECK_LANGS = 4
 PREDICTION_COLUMNS = ["lang", "predicted_score", "lower", "upper", "features", "note"]
 
 
@@ -49,6 +54,14 @@ def conformal_halfwidth(residuals, coverage: float = COVERAGE) -> float:
     return float(r[min(rank, len(r)) - 1])
 
 
+def short_interval(n_residuals: int, coverage: float = COVERAGE) -> str:
+    """A caveat when `n_residuals` are too few for the conformal rank (the interval then covers less), else ""."""
+    if n_residuals == 0 or math.ceil(coverage * (n_residuals + 1)) <= n_residuals:
+        return ""
+    return (f"with {n_residuals} leave-one-out errors the {coverage:.0%} interval is the largest of them and covers "
+            f"less than {coverage:.0%}")
+
+
 @dataclass(frozen=True)
 class Fit:
     """One meta-regressor: OLS on z-scored features (intercept = mean score, since the features are centred)."""
@@ -58,6 +71,8 @@ class Fit:
     means: tuple[float, ...]
     stds: tuple[float, ...]
     halfwidth: float
+    basis: str = ""  # how it predicts, in words (the report's note, the model version's tag)
+    notes: tuple[str, ...] = ()  # what every prediction of this fit says in its `note`
 
     def predict(self, values: dict) -> float:
         """The score predicted from raw feature values {feature: value} (only the selected ones are read)."""
@@ -73,20 +88,44 @@ def _fit(table: pd.DataFrame, scores: pd.Series, halfwidth: float = math.nan) ->
 
 
 def fit_regressor(table: pd.DataFrame, scores: pd.Series) -> Fit:
-    """The forward-selected regressor of `scores` on `table` (as in the analysis) with its 80% interval.
+    """The forward-selected regressor of `scores` on `table` (as in the analysis) with its 80% interval, or the
+    mean score when the regressor does not predict held-out languages better than the mean does.
 
     The interval comes from leave-one-out residuals of the whole procedure: each language is predicted by a
     regressor whose features were selected without it, so the selection's optimism is not hidden in the width.
+    The mean's residuals are each language's score minus the mean of the others.
     """
-    residuals = []
+    selection, paired_mean = [], []
+    mean_residuals = {lang: scores[lang] - scores.drop(lang).mean() for lang in scores.index}
     for lang in scores.index:
         rest = scores.drop(lang)
         value = table.loc[lang].to_dict()
         fold = _fit(table.loc[rest.index], rest)
         if any(not math.isfinite(value[f]) for f in fold.selected):
             continue  # the held-out language lacks a feature this fold selected: no comparable residual
-        residuals.append(scores[lang] - fold.predict(value))
-    return _fit(table, scores, conformal_halfwidth(residuals))
+        selection.append(scores[lang] - fold.predict(value))
+        paired_mean.append(mean_residuals[lang])
+    full, n = _fit(table, scores), len(scores)
+    errors = (float(np.mean(np.abs(selection))), float(np.mean(np.abs(paired_mean)))) if selection else None
+    if full.selected and errors and errors[0] < errors[1]:
+        caveat = short_interval(len(selection))
+        return replace(full, halfwidth=conformal_halfwidth(selection), notes=(caveat,) if caveat else (),
+                       basis=f"regression on {'+'.join(full.selected)} over {n} languages (leave-one-out MAE "
+                             f"{errors[0]:.1f} vs {errors[1]:.1f} for the mean)")
+    if not regression_candidates(table.loc[scores.index]):
+        why = f"no usable language feature (a missing value or no variation) over {n} languages"
+    elif n < MIN_CHECK_LANGS:  # a fold of n - 1 languages selects nothing: no feature is tested out of sample
+        why = (f"no language feature improved on the mean over {n} languages (a feature is tested on held-out "
+               f"languages from {MIN_CHECK_LANGS} on)")
+    else:
+        why = f"no language feature improved on the mean over {n} languages"
+        if full.selected and errors:
+            why += (f" (the selected {'+'.join(full.selected)}: leave-one-out MAE {errors[0]:.1f} vs "
+                    f"{errors[1]:.1f} for the mean)")
+    basis = f"{why}: predicts their mean zero-shot score {scores.mean():.1f}"
+    caveat = short_interval(n)
+    return Fit((), (), float(scores.mean()), (), (), conformal_halfwidth(list(mean_residuals.values())), basis,
+               (basis, caveat) if caveat else (basis,))
 
 
 class TransferPredictor:
@@ -188,7 +227,8 @@ class TransferPredictor:
         score, halfwidth, fit, more = self.predict_values(values)
         notes = [n for n in notes if n.split()[0] in fit.selected]
         return {"lang": code, "predicted_score": score, "lower": max(0.0, score - halfwidth),
-                "upper": min(100.0, score + halfwidth), "features": ";".join(fit.selected), "note": "; ".join(notes + more)}
+                "upper": min(100.0, score + halfwidth), "features": ";".join(fit.selected),
+                "note": "; ".join(notes + more + list(fit.notes))}
 
     def predict(self, frame: pd.DataFrame) -> pd.DataFrame:
         """A DataFrame with `lang` (and optionally `size`, the raw corpus size for SIZE) -> PREDICTION_COLUMNS."""

@@ -66,6 +66,7 @@ def register_transfer_models(predictors: dict, labels: dict, experiment: str) ->
         name = registered_transfer_name(task, model, labels)
         fit = predictor.fit
         versions[name] = log_transfer_model(predictor, name, {
-            "z2h.experiment": experiment, "z2h.task": task, "z2h.model": model, "z2h.features": "+".join(fit.selected),
+            "z2h.experiment": experiment, "z2h.task": task, "z2h.model": model, "z2h.features": "+".join(fit.selected) or "none",
+            "z2h.basis": fit.basis[:5000],
             "z2h.n_langs": len(predictor.langs), "z2h.interval_halfwidth": f"{fit.halfwidth:.2f}"})
     return versions

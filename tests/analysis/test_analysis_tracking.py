@@ -269,3 +269,42 @@ def test_paired_bootstrap_between_samplings_from_predictions(tracking):
     result = paired_bootstrap(noisy_a, noisy_b)
     assert result["ci_low"] < result["difference"] < result["ci_high"]
     assert (result["p_value"] > 0.05) == (result["ci_low"] < 0 < result["ci_high"])
+
+
+def test_three_languages_register_a_mean_predictor_that_says_so(tracking):
+    """The demo's shape (3 target languages, a local encoder): no feature can be checked on held-out languages,
+    so the registered predictor is the mean zero-shot score with its leave-one-out interval, and says so."""
+    from analysis.budget_run import paragraph, plan
+
+    exp = tracking.create_experiment("demo-like")
+    model, zero = "/models/minilm", {"it": 38.0, "tr": 30.5, "fi": 33.0}
+    for lang, score in zero.items():
+        record(tracking, exp, "evaluate", {"task": "dep", "model": model, "model_name": "minilm", "lang": lang}, score)
+        for k, gain in ((10, 6.0), (100, 20.0)):
+            record(tracking, exp, "few_shot", {"task": "dep", "model": model, "model_name": "minilm", "lang": lang,
+                                               "k": k, "sampling": "random", "seed": 1}, score + gain - score / 20)
+    paths = run_analysis("demo-like", output_dir="out")
+    report = Path(paths["report"]).read_text()
+    assert ("transfer predictor registered as z2h-transfer-dep-minilm@latest: no language feature improved on the "
+            "mean over 3 languages") in report
+    assert "equals the baseline, so those rows do not test it" in report  # budget validation over 3 languages
+
+    version = tracking.get_model_version_by_alias("z2h-transfer-dep-minilm", "latest")
+    assert version.tags["z2h.features"] == "none" and version.tags["z2h.n_langs"] == "3"
+    out = mlflow.pyfunc.load_model("models:/z2h-transfer-dep-minilm@latest").predict(pd.DataFrame({"lang": ["yo", "de"]}))
+    mean = sum(zero.values()) / 3
+    # leave-one-out residuals of the mean: 38 - 31.75, 30.5 - 35.5, 33 - 34.25; with 3 the largest is the half-width
+    assert out["predicted_score"].tolist() == pytest.approx([mean, mean])
+    assert out["lower"].tolist() == pytest.approx([mean - 6.25] * 2) and out["upper"].tolist() == pytest.approx([mean + 6.25] * 2)
+    assert (out["features"] == "").all()
+    assert out["note"].str.contains("no language feature improved on the mean over 3 languages").all()
+    assert out["note"].str.contains("covers less than 80%").all()
+
+    runs = collect.collect_runs("demo-like", tracking)
+    results, _ = collect.results(runs)
+    answer = plan(results, collect.model_labels(runs), "dep", "minilm", "yo", k=100)
+    assert answer.zero_shot == pytest.approx(mean) and "no language feature improved" in answer.zero_source
+    assert answer.lower < answer.predicted_score < answer.upper
+    assert "curve interval: with 3 leave-one-out errors" in paragraph(answer)
+    inside = plan(results, collect.model_labels(runs), "dep", "minilm", "tr", k=100)  # fitted on it and fi only
+    assert inside.zero_source == "measured zero-shot score" and "the curve rests on 2 other language(s)" in paragraph(inside)
