@@ -17,7 +17,7 @@ browser:
 	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
 	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq chromium chromium-driver >/dev/null; }
 
-# torch first: the CPU wheel 2.13.0 (STACK.md); an unpinned torch would pull a multi-GB CUDA build.
+# torch first: the CPU wheel 2.13.0 (docs/stack.md); an unpinned torch would pull a multi-GB CUDA build.
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip

@@ -1,4 +1,4 @@
-"""Few-shot tables (SPEC §6.3): mean score over target languages per (task, model, sampling, k), Δ vs k = 0."""
+"""Few-shot tables (docs/method.md §6.3): mean score over target languages per (task, model, sampling, k), Δ vs k = 0."""
 from __future__ import annotations
 
 import pandas as pd
@@ -39,7 +39,7 @@ def _per_language(spread: pd.DataFrame) -> pd.DataFrame:
 
 
 def few_shot_table(table: pd.DataFrame, source_lang: str = "en") -> pd.DataFrame:
-    """The few-shot table of INTERFACE.md (columns FEW_SHOT_COLUMNS) from run-level results.
+    """The few-shot table of docs/interface.md ("Analysis outputs") (columns FEW_SHOT_COLUMNS) from run-level results.
 
     mean_score: mean over target languages of each language's mean over seeds.
     std_score: sample std over seeds of the language-averaged score (NaN with one seed).

@@ -1,4 +1,4 @@
-"""Language features for the analysis (SPEC §5, §8): URIEL similarity to the source language, and SIZE.
+"""Language features for the analysis (docs/method.md §5, §8): URIEL similarity to the source language, and SIZE.
 
 SYN, PHON, INV, FAM and GEO are cosine similarities between the source language's and each target
 language's lang2vec vector; SIZE is the z-normalised size of the language's part of the model's
@@ -30,16 +30,16 @@ URIEL_SETS = {
 }
 FEATURES = (*URIEL_SETS, "SIZE")
 
-# Named corpora -> column of the bundled SIZE table (the study's own raw values, SPEC §8).
+# Named corpora -> column of the bundled SIZE table (the study's own raw values, docs/method.md §8).
 CORPORA = {"cc100": "xlmr_cc100_tokens_millions", "wikipedia": "mbert_wikipedia_articles_2018_10_21"}
-# Model name prefixes (the HF id's last part) and aliases -> corpus (SPEC §5).
+# Model name prefixes (the HF id's last part) and aliases -> corpus (docs/method.md §5).
 MODEL_CORPORA = (("xlm-roberta-", "cc100"), ("xlmr", "cc100"),
                  ("bert-base-multilingual-", "wikipedia"), ("mbert", "wikipedia"))
 
 
 def _lang2vec_data():
     # Read lang2vec's data files directly: importing lang2vec costs ~2 s (it loads every .npz up front)
-    # and needs pkg_resources, which recent setuptools lack (STACK.md).
+    # and needs pkg_resources, which recent setuptools lack (docs/stack.md).
     # Located through the installed distribution, not `import lang2vec`: lang2vec also installs a script
     # bin/lang2vec.py, which shadows the package when a console script (z2h) puts bin/ first on sys.path.
     return Path(importlib.metadata.distribution("lang2vec").locate_file("lang2vec/data"))
@@ -80,7 +80,7 @@ def _uriel_vectors(feature: str, langs: tuple[str, ...]) -> tuple[dict[str, np.n
 @functools.lru_cache(maxsize=64)
 def uriel_similarity(feature: str, targets: tuple[str, ...],
                      source: str = "en") -> tuple[dict[str, float], tuple[str, ...]]:
-    """Cosine similarity of each target's lang2vec vector to the source's (SPEC §8).
+    """Cosine similarity of each target's lang2vec vector to the source's (docs/method.md §8).
 
     All languages are taken together, source first, as lang2vec's `get_features(..., minimal=True)`
     would be called: columns missing (-1) for any language or constant across all are dropped, and the
@@ -109,7 +109,7 @@ def uriel_similarity(feature: str, targets: tuple[str, ...],
 
 @functools.lru_cache(maxsize=1)
 def load_corpus_sizes() -> pd.DataFrame:
-    """The study's SIZE raw values (SPEC §8), indexed by ISO 639-1 code; one column per corpus measure."""
+    """The study's SIZE raw values (docs/method.md §8), indexed by ISO 639-1 code; one column per corpus measure."""
     path = importlib.resources.files("analysis") / "resources" / "corpus_sizes.csv"
     with path.open() as handle:
         return pd.read_csv(handle, dtype={"iso": str}).set_index("iso")

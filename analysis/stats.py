@@ -1,4 +1,4 @@
-"""Correlations and the LOOCV meta-regression of zero-shot scores on language features (SPEC §6.1-2, §8)."""
+"""Correlations and the LOOCV meta-regression of zero-shot scores on language features (docs/method.md §6.1-2, §8)."""
 from __future__ import annotations
 
 import math
@@ -90,12 +90,12 @@ class Regression:
 
 
 def regression_candidates(features: pd.DataFrame) -> list[str]:
-    """Features usable in the regression: no missing value (SPEC §8) and some variation over the languages."""
+    """Features usable in the regression: no missing value (docs/method.md §8) and some variation over the languages."""
     return [c for c in features.columns if features[c].notna().all() and features[c].nunique() > 1]
 
 
 def forward_selection(features: pd.DataFrame, scores: pd.Series) -> Regression:
-    """Greedy forward selection by pooled LOOCV Pearson (SPEC §6.2, §8).
+    """Greedy forward selection by pooled LOOCV Pearson (docs/method.md §6.2, §8).
 
     Inputs: features (index: language, columns: features) and zero-shot scores on the same index.
     Start empty; each round add the candidate whose model has the highest pooled LOOCV Pearson; stop when

@@ -1,4 +1,4 @@
-"""Training throughput of the one loop on CPU (or CUDA when present), against STACK.md's baseline.
+"""Training throughput of the one loop on CPU (or CUDA when present), against the HF Trainer baseline in benchmarks/README.md.
 
 Baseline measured here with the HF Trainer (all-MiniLM-L6-v2, UD English POS, batch 32, 2 cores):
 28.8 sentences/s, 712 real tokens/s, random batches padding to 2.6x the real tokens.

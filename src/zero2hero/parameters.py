@@ -3,7 +3,7 @@
 Entry-point parameters arrive as strings (MLproject does not check types), so every one has a parser that turns
 the text into its value or says what was expected. Groups of parameters are dataclasses whose fields carry their
 definition (`param(...)`); `params_of` lists them for `--help`, validation and the logged params
-(docs/interface.md, "Parameters").
+(docs/interface.md, "Parameters: general rules").
 """
 from __future__ import annotations
 

@@ -26,7 +26,7 @@ def test_basque_has_no_family_similarity():
 
 
 def test_same_as_lang2vec_get_features_minimal():
-    """Our direct read of lang2vec's files gives what lang2vec's own API gives (SPEC §8)."""
+    """Our direct read of lang2vec's files gives what lang2vec's own API gives (docs/method.md §8)."""
     l2v = pytest.importorskip("lang2vec.lang2vec")  # ~5 s: lang2vec loads every data file, per call too
     targets = task_class("pos").targets
     for feature, (feature_set, *_) in URIEL_SETS.items():
@@ -55,7 +55,7 @@ def test_languages_unknown_to_lang2vec_are_reported_and_left_out():
 
 def test_size_uses_the_model_corpus_z_normalised():
     sizes = load_corpus_sizes()
-    assert sizes.loc["sv", "xlmr_cc100_tokens_millions"] == 77.8  # as printed (SPEC §8)
+    assert sizes.loc["sv", "xlmr_cc100_tokens_millions"] == 77.8  # as printed (docs/method.md §8)
     table, _ = language_features(("de", "sw", "ru"), "FacebookAI/xlm-roberta-base", ("SIZE",))
     raw = np.array([10297, 275, 23408])
     np.testing.assert_allclose(table["SIZE"], (raw - raw.mean()) / raw.std())

@@ -1,4 +1,4 @@
-"""Few-shot sampling rules (SPEC §4) on hand-made pools: eligibility, strategies, ties, determinism, errors."""
+"""Few-shot sampling rules (docs/method.md §4) on hand-made pools: eligibility, strategies, ties, determinism, errors."""
 from __future__ import annotations
 
 import json

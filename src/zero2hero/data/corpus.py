@@ -1,7 +1,7 @@
 """What a data set is, declared by the task that reads it: where its files lie and where the hub keeps it.
 
 A `Corpus` is pure description; `layout` finds its local files, `hub` fetches its hub copy and `files` is the one
-door the rest of the code opens (docs/interface.md, "Data layout").
+door the rest of the code opens (docs/interface.md, "Data directory").
 """
 from __future__ import annotations
 

@@ -1,5 +1,5 @@
-"""Few-shot sampling (SPEC §4): the target-language pool, which units are eligible, the three strategies,
-and the record of exactly what was drawn (`shots.jsonl`, INTERFACE.md).
+"""Few-shot sampling (docs/method.md §4): the target-language pool, which units are eligible, the three strategies,
+and the record of exactly what was drawn (`shots.jsonl`, docs/interface.md "Artifacts").
 
 A *unit* is what sampling draws: one sentence for word-level tasks, a whole article for XQuAD
 (`task.sampling_units`). The same (task, lang, k, sampling, seed, pool) always yields the same units.
@@ -113,7 +113,7 @@ class FewShotSample:
 
 
 def check_sampling(task, sampling: str) -> None:
-    """XNLI and XQuAD sample at random only (SPEC §4); each task lists the strategies it uses."""
+    """XNLI and XQuAD sample at random only (docs/method.md §4); each task lists the strategies it uses."""
     if sampling not in task.sampling_strategies:
         raise Z2HError(f"{task.name} uses sampling {', '.join(task.sampling_strategies)} only; not {sampling!r}")
 

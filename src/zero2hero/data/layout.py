@@ -6,7 +6,7 @@ from pathlib import Path
 from ..errors import Z2HError
 from .corpus import Corpus
 
-LAYOUT_DOC = "docs/interface.md (Data layout)"
+LAYOUT_DOC = "docs/interface.md (\"Data directory\")"
 
 
 def data_root(data_dir: str | Path) -> Path:

@@ -19,7 +19,7 @@ from .text import read_text, write_lines
 
 log = logging.getLogger(__name__)
 
-POOL_ARTICLES = 10  # SPEC §2: XQuAD's first 10 of 48 articles are the target-language pool
+POOL_ARTICLES = 10  # docs/method.md §2: XQuAD's first 10 of 48 articles are the target-language pool
 SHOWN_IDS = 10  # question ids listed in one warning before "and N more"
 
 

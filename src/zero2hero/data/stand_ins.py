@@ -1,4 +1,4 @@
-"""Offline stand-ins for the English training sets (SPEC §9), chosen by the `stand_in` parameter.
+"""Offline stand-ins for the English training sets (docs/method.md §9), chosen by the `stand_in` parameter.
 
 `auto` uses the real set (MultiNLI, SQuAD) when it loads and the stand-in otherwise; `yes` always uses the
 stand-in; `no` never does and stops with a message when the real set is missing. A stand-in is never silent:
@@ -40,6 +40,6 @@ def real_or_stand_in(stand_in: str, real: Callable[[], T], stand: Callable[[], T
                 ) from None
             reason = str(exc)
     result = stand()
-    note = f"Offline stand-in (SPEC §9, z2h.stand_in={tag}): {description} Why: {reason}."
+    note = f"Offline stand-in (docs/method.md §9, z2h.stand_in={tag}): {description} Why: {reason}."
     log.warning(note)
     return result, {"z2h.stand_in": tag, "mlflow.note.content": note}

@@ -65,7 +65,7 @@ def lineage_tags(resolved) -> dict[str, str]:
 
 
 def evaluate_params(task, model, model_uri: str, split: Split, max_eval_examples: int) -> dict:
-    """The params of one zero-shot (k = 0) run (INTERFACE.md)."""
+    """The params of one zero-shot (k = 0) run (docs/interface.md, "What every run records")."""
     return {"task": task.name, "model": model.meta.model, "model_name": model_slug(model.meta.model, model.meta.model_name),
             "model_uri": model_uri, "lang": split.lang, "k": 0, "split": split.name,
             "max_eval_examples": max_eval_examples}

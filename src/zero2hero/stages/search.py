@@ -1,6 +1,6 @@
 """`search`: Optuna over the source stage's learning rate and epochs, objective = the source dev score.
 
-`sampler=grid` reproduces the study's grid (SPEC §3); `sampler=tpe` searches a log-uniform lr and integer
+`sampler=grid` reproduces the study's grid (docs/method.md §3); `sampler=tpe` searches a log-uniform lr and integer
 epochs with a median pruner fed after every epoch. Each trial is a nested MLflow run (`z2h.stage=trial`) under
 the worker's `search` run, logged here directly (Optuna's MLflowCallback is deprecated). Several worker
 processes, on one machine or many, share a study through one storage URL (e.g. postgresql://...).

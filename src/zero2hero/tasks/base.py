@@ -46,7 +46,7 @@ class Task(ABC):
     defaults: TrainDefaults
     few_shot_defaults: TrainDefaults
     sampling_strategies: tuple[str, ...] = ("random", "shortest", "longest")
-    # (min, max) `n_tokens` of a unit that few-shot sampling may draw; None = every unit (SPEC §4)
+    # (min, max) `n_tokens` of a unit that few-shot sampling may draw; None = every unit (docs/method.md §4)
     few_shot_length_range: tuple[int, int] | None = None
 
     # What reading does with a sentence it can parse but must not use (UD: heads that are not a tree):

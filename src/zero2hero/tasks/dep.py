@@ -43,8 +43,8 @@ class DepTask(UdTask):
     name = "dep"
     score_metric = "uas"
     relation_vocab = "relations"
-    count_punctuation = True  # SPEC §2: punctuation is included unless configured
-    # SPEC §3: 50 epochs, batch 128 sentences, Adam with a fixed learning rate
+    count_punctuation = True  # docs/method.md §2: punctuation is included unless configured
+    # docs/method.md §3: 50 epochs, batch 128 sentences, Adam with a fixed learning rate
     defaults = TrainDefaults(lr=5e-5, epochs=50, batch_size=128, max_length=512)
     few_shot_defaults = TrainDefaults(lr=5e-5, epochs=5, batch_size=16, max_length=512)
     cost_defaults = {"usd_per_sentence": 0.28}  # docs/method.md §6.4: flat; the 72% figure is context, not a divisor

@@ -64,7 +64,7 @@ class NerTask(WordLevelTask):
     name = "ner"
     corpus = WIKIANN
     score_metric = "accuracy"
-    # SPEC §3: 10 epochs, batch 128 sentences, Adam with a fixed learning rate
+    # docs/method.md §3: 10 epochs, batch 128 sentences, Adam with a fixed learning rate
     defaults = TrainDefaults(lr=5e-5, epochs=10, batch_size=128, max_length=512)
     few_shot_defaults = TrainDefaults(lr=5e-5, epochs=5, batch_size=16, max_length=512)
     cost_defaults = {"usd_per_sentence": 0.06}  # docs/method.md §6.4: $11.37/hour median pay, ~190 sentences/hour

@@ -21,8 +21,8 @@ import numpy as np
 from ..data.examples import Answer, QaExample
 from ..errors import Z2HError
 
-QUESTION_SUBWORDS = 64  # SPEC §2: questions cut to 64 subwords
-DOC_STRIDE = 128  # SPEC §2: sliding window with stride 128
+QUESTION_SUBWORDS = 64  # docs/method.md §2: questions cut to 64 subwords
+DOC_STRIDE = 128  # docs/method.md §2: sliding window with stride 128
 MAX_ANSWER_SUBWORDS = 30  # HF run_qa default
 N_BEST = 20  # candidates per window for the start and for the end
 CHUNK = 256  # questions tokenised per tokenizer call

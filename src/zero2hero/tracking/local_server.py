@@ -1,7 +1,7 @@
 """Start and stop a real `mlflow server` on 127.0.0.1 (the demo and the tests use it).
 
 SQLite backend and an artifact store served through the server (`--artifacts-destination`), one worker,
-job execution off: ready in a few seconds with ~500 MB instead of 15 processes (STACK.md).
+job execution off: ready in a few seconds with ~500 MB instead of 15 processes (docs/stack.md).
 """
 from __future__ import annotations
 

@@ -28,7 +28,7 @@ def input_example_of(task) -> pd.DataFrame:
 
 
 class Z2HPythonModel(mlflow.pyfunc.PythonModel):
-    """`predict(DataFrame) -> DataFrame` with the task's columns (INTERFACE.md, Registered models)."""
+    """`predict(DataFrame) -> DataFrame` with the task's columns (docs/interface.md, "Registered models")."""
 
     def load_context(self, context):
         from ..checkpoint import Predictor

@@ -1,4 +1,4 @@
-"""Runs with the INTERFACE.md schema: names, stage tags, params logged once, metrics in percent.
+"""Runs with the schema of docs/interface.md ("What every run records"): names, stage tags, params logged once, metrics in percent.
 
 Under `mlflow run`, MLflow has already logged every -P value and MLproject default as a string param;
 logging the same key with another string fails, so params are logged only where not yet present.

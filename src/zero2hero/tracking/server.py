@@ -7,7 +7,7 @@ import urllib.request
 
 from ..errors import Z2HError
 
-DEFAULT_TRACKING_URI = "sqlite:///mlflow.db"  # INTERFACE.md: an embedded SQLite store in the working directory
+DEFAULT_TRACKING_URI = "sqlite:///mlflow.db"  # docs/interface.md: an embedded SQLite store in the working directory
 
 
 def tracking_uri() -> str:
