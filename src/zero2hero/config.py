@@ -151,7 +151,7 @@ class Search:
 
 @dataclass
 class Grid:
-    plan: str = param(None, str, "study plan YAML file (docs/interface.md, "Study plan")", required=True)
+    plan: str = param(None, str, "study plan YAML file (docs/interface.md, 'Study plan')", required=True)
     shard: str = param("", shard, "I/N: run only the (task, model, language) units of shard I of N (1 <= I <= N); "
                                   "sources must exist (train them with only=sources)")
     only: str = param("all", str, "all, or sources: train/reuse the plan's source models and stop", ("all", "sources"))

@@ -42,7 +42,7 @@ def run_demo(data_dir: str, plan: str) -> None:
 
     root = Path(os.environ.get("Z2H_DEMO_DIR", "z2h-demo")).resolve()
     if not Path(data_dir, "ud").is_dir():
-        raise Z2HError(f"data_dir {data_dir!r} has no ud/ folder; pass --data_dir (docs/interface.md, "Data directory")")
+        raise Z2HError(f"data_dir {data_dir!r} has no ud/ folder; pass --data_dir (docs/interface.md, 'Data directory')")
     os.environ.update({"MINILM_DIR": minilm_path(), "Z2H_DATA_DIR": str(Path(data_dir).resolve()),
                        "HF_HUB_OFFLINE": os.environ.get("HF_HUB_OFFLINE", "1")})
     experiment = load_plan(plan).experiment

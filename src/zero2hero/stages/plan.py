@@ -192,7 +192,7 @@ def parse_plan(text: str, path: str = "plan.yaml") -> StudyPlan:
         line = exc.problem_mark.line + 1 if exc.problem_mark else None
         raise DataError(path, line, f"not valid YAML: {exc.problem}") from None
     if root is None:
-        raise DataError(path, None, "the plan is empty; it needs at least tasks and models (docs/interface.md, "Study plan")")
+        raise DataError(path, None, "the plan is empty; it needs at least tasks and models (docs/interface.md, 'Study plan')")
     reader = _Reader(path)
     entries = {}
     for key, key_node, value_node in reader.mapping(root, "the plan"):
@@ -201,7 +201,7 @@ def parse_plan(text: str, path: str = "plan.yaml") -> StudyPlan:
         entries[key] = value_node
     for required in ("tasks", "models"):
         if required not in entries:
-            raise DataError(path, None, f"the plan needs {required!r} (docs/interface.md, "Study plan")")
+            raise DataError(path, None, f"the plan needs {required!r} (docs/interface.md, 'Study plan')")
     plan = StudyPlan(path=path, text=text, tasks=reader.choices(entries["tasks"], "tasks", task_names()),
                      models=[_expand(reader, node, reader.text(node, "models"))
                              for node in reader.items(entries["models"], "models")])
@@ -261,7 +261,7 @@ def _expand(reader: _Reader, node, value: str) -> str:
 def load_plan(path: str | Path) -> StudyPlan:
     path = Path(path).expanduser()
     if not path.is_file():
-        raise Z2HError(f"plan {str(path)!r} is not a file; expected a study plan YAML (docs/interface.md, "Study plan")")
+        raise Z2HError(f"plan {str(path)!r} is not a file; expected a study plan YAML (docs/interface.md, 'Study plan')")
     from ..data.text import read_text
 
     return parse_plan(read_text(path), str(path))
