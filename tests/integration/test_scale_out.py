@@ -108,14 +108,18 @@ def test_ray_reports_a_failing_cell_and_a_killed_worker_and_a_rerun_adds_only_th
     assert summary_total(rerun.stdout) == [7 - len(before), len(before), 0]
 
 
-def test_shards_cover_every_cell_once_after_only_sources(mlflow_server, tiny_bert, data_dir, tmp_path):
+def test_shards_cover_every_cell_once_after_only_sources(mlflow_server, tracking, tiny_bert, data_dir, tmp_path,
+                                                        capsys):
+    """`only=sources` through the real entry point (`-P` extras), then the shards in-process, as a SLURM array
+    would start them one by one."""
+    from zero2hero.cli import run_entry
+
     langs = ["tr", "it", "fi"]
     plan, experiment = write_plan(tmp_path, tiny_bert, data_dir, langs=f"[{', '.join(langs)}]", epochs=1)
     slug = f"s{experiment[-8:]}"
     assert len({unit_shard("pos", slug, lang, 3) for lang in langs}) > 1  # the units really spread over shards
-    missing = mlflow_run("grid", {"plan": plan, "shard": "1/3"}, mlflow_server.uri, experiment="z2h-grids",
-                         check=False)
-    assert missing.returncode != 0 and "-P only=sources" in missing.stderr + missing.stdout
+    assert run_entry("grid", ["--plan", str(plan), "--shard", "1/3"]) == 2
+    assert "-P only=sources" in capsys.readouterr().err
     client = MlflowClient(mlflow_server.uri)
     assert cell_runs(client, experiment, "FINISHED") == []  # the shard stopped before any work
 
@@ -123,9 +127,9 @@ def test_shards_cover_every_cell_once_after_only_sources(mlflow_server, tiny_ber
     assert summary_total(sources.stdout) == [1, 0, 0]
     done = 0
     for index in (1, 2, 3):
-        shard = mlflow_run("grid", {"plan": plan, "shard": f"{index}/3"}, mlflow_server.uri, experiment="z2h-grids")
+        assert run_entry("grid", ["--plan", str(plan), "--shard", f"{index}/3"]) == 0
         mine = [lang for lang in langs if unit_shard("pos", slug, lang, 3) == index]
-        assert summary_total(shard.stdout) == [3 * len(mine), 1, 0]  # its units' cells; the source reused
+        assert summary_total(capsys.readouterr().out) == [3 * len(mine), 1, 0]  # its units' cells; the source reused
         done += 3 * len(mine)
     finished = Counter(run.info.run_name for run in cell_runs(client, experiment, "FINISHED"))
     assert done == 3 * len(langs) and len(finished) == 1 + 3 * len(langs) and set(finished.values()) == {1}
