@@ -14,6 +14,8 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TQDM_DISABLE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
+import torch  # noqa: E402
+
 from zero2hero.data.conllu_reader import read_conllu  # noqa: E402
 from zero2hero.stages.common import build_model  # noqa: E402
 from zero2hero.tasks import get_task  # noqa: E402
@@ -29,9 +31,14 @@ def arguments(description: str, **extra) -> argparse.Namespace:
     parser.add_argument("--batch_size", type=int, default=32)
     parser.add_argument("--repeats", type=int, default=2)
     parser.add_argument("--data_dir", default=str(Path(__file__).resolve().parents[2] / "shared" / "data"))
+    parser.add_argument("--threads", type=int, default=0, help="torch threads (0: torch's default, one per core)")
     for name, default in extra.items():
         parser.add_argument(f"--{name}", type=type(default), default=default)
-    return parser.parse_args()
+    args = parser.parse_args()
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    print(f"torch threads: {torch.get_num_threads()}, load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
+    return args
 
 
 def minilm_dir() -> str:
