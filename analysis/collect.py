@@ -187,7 +187,8 @@ def load_shot_tokens(table: pd.DataFrame, client: MlflowClient | None = None,
     """
     wanted = table[(table["stage"] == "few_shot") & table["task"].isin(tasks) & (table["shots"] != "")]
     logged = wanted.get("shots_tokens", pd.Series("", index=wanted.index)).astype(str).str.isdigit()
-    tokens = {run_id: int(value) for run_id, value in zip(wanted.loc[logged, "run_id"], wanted.loc[logged, "shots_tokens"])}
+    tokens = {run_id: int(value)
+              for run_id, value in zip(wanted.loc[logged, "run_id"], wanted.loc[logged, "shots_tokens"])}
     wanted = wanted[~logged]
     if wanted.empty:
         return tokens
