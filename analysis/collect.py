@@ -13,10 +13,11 @@ from zero2hero.tracking.queries import (CONFIG_ID_TAG, CONFIG_TAG, resolve_exper
 
 STAGE_TAG = "z2h.stage"
 SHOTS_TAG = "z2h.shots"
+SHOTS_TOKENS_TAG = "z2h.shots_tokens"  # the total n_tokens of the run's shots.jsonl (set with the shots)
 # Only these stages score a target language; source/search/trial/grid/analysis runs are not results.
 RESULT_STAGES = ("evaluate", "few_shot", "ingest")
 COLUMNS = ["run_id", "stage", "status", "task", "model", "model_name", "lang", "k", "sampling", "seed", "score",
-           "duration", "shots", "start", "config_id", "config", "cpu_percent", "gpu_percent"]
+           "duration", "shots", "shots_tokens", "start", "config_id", "config", "cpu_percent", "gpu_percent"]
 # MLflow's system metrics (runs with -P system_metrics=yes): the last sampled utilisation, in percent
 SYSTEM_METRICS = {"cpu_percent": "system/cpu_utilization_percentage", "gpu_percent": "system/gpu_0_utilization_percentage"}
 # what identifies a result apart from its seed: the cell and its setting (a label of how its configuration
@@ -35,7 +36,8 @@ def _row(run) -> dict:
         "k": params.get("k"), "sampling": params.get("sampling", ""), "seed": params.get("seed", ""),
         "score": data.metrics.get("score", math.nan),
         "duration": (end - info.start_time) / 1000 if end and info.start_time else math.nan,
-        "shots": tags.get(SHOTS_TAG, ""), "start": info.start_time or 0,
+        "shots": tags.get(SHOTS_TAG, ""), "shots_tokens": tags.get(SHOTS_TOKENS_TAG, ""),
+        "start": info.start_time or 0,
         "config_id": tags.get(CONFIG_ID_TAG, ""), "config": tags.get(CONFIG_TAG, ""),
         **{column: data.metrics.get(metric, math.nan) for column, metric in SYSTEM_METRICS.items()},
     }
@@ -180,16 +182,22 @@ def load_shot_tokens(table: pd.DataFrame, client: MlflowClient | None = None,
     """Total `n_tokens` of the sampled shots of each few_shot run of `tasks` (default: the tasks priced by the
     size of their shots) that logged shots.jsonl.
 
-    Returns {run_id: tokens}; runs whose artifact is missing or unreadable are simply absent, so the
-    cost estimate falls back to sentence-length defaults for them.
+    The run's `z2h.shots_tokens` tag when it has one; only runs without it (logged before the tag existed) have
+    their shots.jsonl downloaded. Returns {run_id: tokens}; runs whose artifact is missing or unreadable are
+    simply absent, so the cost estimate falls back to sentence-length defaults for them.
     """
     if tasks is None:
         from .costs import shot_priced_tasks
 
         tasks = shot_priced_tasks()
-    client = client or MlflowClient()
     wanted = table[(table["stage"] == "few_shot") & table["task"].isin(tasks) & (table["shots"] != "")]
-    tokens = {}
+    logged = wanted.get("shots_tokens", pd.Series("", index=wanted.index)).astype(str).str.isdigit()
+    tokens = {run_id: int(value)
+              for run_id, value in zip(wanted.loc[logged, "run_id"], wanted.loc[logged, "shots_tokens"])}
+    wanted = wanted[~logged]
+    if wanted.empty:
+        return tokens
+    client = client or MlflowClient()
     with tempfile.TemporaryDirectory() as tmp:
         for run_id, path in zip(wanted["run_id"], wanted["shots"]):
             try:

@@ -142,6 +142,21 @@ def record(client, experiment_id, stage, params, score=None, status="FINISHED", 
     return run.info.run_id
 
 
+def test_shot_tokens_come_from_the_run_and_only_older_runs_download_shots(tracking):
+    """A run with the `z2h.shots_tokens` tag is priced from it (its shots.jsonl, which disagrees, is not read);
+    a run logged before the tag existed still has its shots.jsonl counted."""
+    exp = tracking.create_experiment("tokens")
+    cell = {"task": "pos", "model": "m", "k": 2, "sampling": "random", "seed": 1}
+    logged = record(tracking, exp, "few_shot", {**cell, "lang": "tr"}, 70.0,
+                    tags={"z2h.shots": "shots.jsonl", "z2h.shots_tokens": "17"})
+    tracking.log_text(logged, '{"index": 0, "id": "a", "n_tokens": 999}\n', "shots.jsonl")
+    older = record(tracking, exp, "few_shot", {**cell, "lang": "it"}, 71.0, tags={"z2h.shots": "shots.jsonl"})
+    tracking.log_text(older, '{"index": 0, "id": "a", "n_tokens": 5}\n{"index": 1, "id": "b", "n_tokens": 6}\n',
+                      "shots.jsonl")
+    results, _ = collect.results(collect.collect_runs("tokens", tracking))
+    assert collect.load_shot_tokens(results, tracking) == {logged: 17, older: 11}
+
+
 def test_collect_platform_runs(tracking, monkeypatch):
     exp = tracking.create_experiment("study")
     model = "bert-base-multilingual-cased"

@@ -98,7 +98,9 @@ def test_few_shot_through_mlflow_run(mlflow_server, tiny_source, tiny_bert, data
     assert tags["z2h.shots"] == "shots.jsonl"
     # the recorded shots are exactly the 10 longest eligible sentences of the Turkish train split
     expected = sample_few_shot(PosTask(), TargetData(PosTask(), str(data_dir), "tr", PoolSpec()).pool, 10, "longest", 1)
-    assert shots_of(client, run.info.run_id) == [json.loads(line) for line in expected.jsonl().splitlines()]
+    shots = shots_of(client, run.info.run_id)
+    assert shots == [json.loads(line) for line in expected.jsonl().splitlines()]
+    assert tags["z2h.shots_tokens"] == str(sum(shot["n_tokens"] for shot in shots))  # priced without the download
     assert 0 <= run.data.metrics["score"] <= 100 and run.data.metrics["score"] == run.data.metrics["accuracy"]
     assert [m.step for m in client.get_metric_history(run.info.run_id, "dev_score")] == [1, 2]  # tr dev: own file
     assert len(client.get_metric_history(run.info.run_id, "train_loss")) == 2

@@ -28,6 +28,8 @@ from .evaluate import lineage_tags, load_model, resolve_langs
 log = logging.getLogger(__name__)
 
 SHOTS_FILE = "shots.jsonl"
+# tag: the total `n_tokens` of the run's shots.jsonl, so the analysis prices annotation without downloading it
+SHOTS_TOKENS_TAG = "z2h.shots_tokens"
 
 
 @dataclass
@@ -111,7 +113,9 @@ def few_shot_run(task, source: SourceModel, target: TargetData, params: Params, 
         sample = sample_few_shot(task, target.pool, params.k, params.sampling, config.seed, target.pool_spec,
                                  source.tokenizer)
     run_params = few_shot_params(task, source, params, config)
-    tags = {**lineage_tags(source.resolved), **target.test.tags, "z2h.shots": SHOTS_FILE, **config_tags(run_params)}
+    tags = {**lineage_tags(source.resolved), **target.test.tags, "z2h.shots": SHOTS_FILE,
+            SHOTS_TOKENS_TAG: str(sum(shot.n_tokens for shot in sample.shots) if sample else 0),
+            **config_tags(run_params)}
     name = run_name("few_shot", task.name, source.slug, params.lang, params.k, params.sampling, config.seed)
     with stage_run("few_shot", name, tags=tags, nested=nested, experiment=experiment,
                    system_metrics=params.system_metrics) as run:

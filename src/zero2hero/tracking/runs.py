@@ -58,13 +58,21 @@ def _string(value) -> str:
     return str(value)
 
 
+# params logged so far on the runs this process created itself (no `mlflow run` values on them), so that
+# log_params need not ask the server what a run already has
+_LOGGED_PARAMS: dict[str, set[str]] = {}
+
+
 def log_params(params: dict) -> None:
     """Log params of the active run, skipping keys the run already has (e.g. set by `mlflow run`)."""
-    run = mlflow.active_run()
-    existing = MlflowClient().get_run(run.info.run_id).data.params
+    run_id = mlflow.active_run().info.run_id
+    known = _LOGGED_PARAMS.get(run_id)
+    existing = known if known is not None else MlflowClient().get_run(run_id).data.params
     fresh = {key: _string(value)[:6000] for key, value in params.items() if key not in existing and value is not None}
     if fresh:
         mlflow.log_params(fresh)
+        if known is not None:
+            known.update(fresh)
 
 
 def log_metrics(metrics: dict, step: int | None = None, synchronous: bool = True, model_id: str | None = None,
@@ -133,14 +141,23 @@ def writing_artifacts(what: str):
                        "writable and has space") from None
 
 
+_CHECKED_STORES: set[str] = set()  # artifact roots (an experiment's) this process has written to
+
+
 def check_artifact_store(run) -> None:
-    """Write and remove a tiny file through the run's artifact store: fails in seconds, naming the store."""
+    """Write and remove a tiny file through the run's artifact store: fails in seconds, naming the store.
+    Once per experiment's artifact root and process: the grid's later cells would pay two uploads each for
+    nothing, and their first upload (the shots) still fails before training."""
+    root = run.info.artifact_uri.rsplit(run.info.run_id, 1)[0]
+    if root in _CHECKED_STORES:
+        return
     with quick_requests(), writing_artifacts("a test file (before any training)"):
         mlflow.log_text(f"zero2hero can write here (run {run.info.run_id})\n", PROBE_FILE)
     with contextlib.suppress(Exception):  # a store that cannot delete keeps the probe; that is harmless
         from mlflow.store.artifact.artifact_repository_registry import get_artifact_repository
 
         get_artifact_repository(run.info.artifact_uri).delete_artifacts(PROBE_FILE)
+    _CHECKED_STORES.add(root)
 
 
 def experiment_id_for(name: str) -> str:
@@ -159,6 +176,7 @@ def experiment_id_for(name: str) -> str:
     return found.experiment_id
 
 
+_NESTED_EXPERIMENTS: dict[tuple[str, str], str] = {}  # (tracking URI, name) -> id, for nested runs
 _PARENT: dict[str, str] = {}  # the run that nested runs hang under when none is active (a grid's Ray worker)
 
 
@@ -182,14 +200,18 @@ def stage_run(stage: str, name: str, tags: dict | None = None, nested: bool = Fa
     """
     check_tracking_server()
     experiment_id = None
-    if experiment and nested:
-        experiment_id = experiment_id_for(experiment)
+    if experiment and nested:  # looked up once per process: a grid starts hundreds of cells in one experiment
+        key = (mlflow.get_tracking_uri(), experiment)
+        experiment_id = _NESTED_EXPERIMENTS.get(key) or _NESTED_EXPERIMENTS.setdefault(key, experiment_id_for(experiment))
     elif experiment and not os.environ.get("MLFLOW_RUN_ID"):
         mlflow.set_experiment(experiment)
     parent = _PARENT.get("run_id") if nested and mlflow.active_run() is None else None
+    resumed = None if nested else os.environ.get("MLFLOW_RUN_ID")  # start_run takes it out of the environment
     run = mlflow.start_run(run_name=name, nested=nested, experiment_id=experiment_id, parent_run_id=parent,
                            log_system_metrics=True if system_metrics else None)
     HEARTBEAT.add(run.info.run_id, mlflow.get_tracking_uri())
+    if run.info.run_id != resumed:  # created here, not the `mlflow run` one: it has no params yet
+        _LOGGED_PARAMS[run.info.run_id] = set()
     try:
         mlflow.set_tags({"z2h.stage": stage, "mlflow.runName": name, **owned_tags(), **(tags or {})})
         _check_artifact_access(run)
@@ -202,6 +224,8 @@ def stage_run(stage: str, name: str, tags: dict | None = None, nested: bool = Fa
     else:
         HEARTBEAT.remove(run.info.run_id)
         mlflow.end_run()
+    finally:
+        _LOGGED_PARAMS.pop(run.info.run_id, None)
 
 
 class MlflowTrainingLogger:
