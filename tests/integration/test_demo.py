@@ -106,7 +106,12 @@ def test_ctrl_c_stops_the_demo_and_its_server(plan, data_dir, tmp_path):
             break
     uri = _server_uri(output)
     assert _answers(uri)
-    time.sleep(3)  # into the grid
+    # Into the grid: once the first source model has trained, torch is imported. A SIGINT that lands while torch's
+    # C++ import code calls back into Python can be swallowed there, so the interrupt waits for real work.
+    for line in demo.stdout:
+        output += line
+        if line.startswith("source pos"):
+            break
     demo.send_signal(signal.SIGINT)
     rest, _ = demo.communicate(timeout=120)
     # 130, or death by SIGINT after a clean shutdown: CPython re-raises SIGINT at exit when the interrupt landed
