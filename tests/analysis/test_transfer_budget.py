@@ -92,9 +92,11 @@ def test_planner_beats_the_naive_baseline(results):
     assert list(validation.columns) == ["task", "model", "sampling", "k", "planner_mae", "baseline_mae", "n_langs"]
     assert sorted(validation["k"]) == list(KS) and (validation["n_langs"] == 12).all()
     assert (validation["planner_mae"] < 0.5 * validation["baseline_mae"]).all()
-    a, b = gain_fit(np.array([40.0, 60, 80]), np.array([20.0, 12, 4]))
+    a, b = gain_fit(np.array([40.0, 60, 80, 100]), np.array([20.0, 12, 4, -4]))
     assert (a, b) == pytest.approx((36.0, -0.4))  # languages that start low gain most
-    assert gain_fit(np.array([40.0, 60]), np.array([20.0, 12]))[1] == 0  # two languages: the mean gain
+    assert gain_fit(np.array([40.0, 60, 80]), np.array([20.0, 12, 4]))[1] == 0  # 3 languages: no slope can be tested
+    # gains that do not follow the zero-shot score: the line loses to the mean on held-out languages
+    assert gain_fit(np.array([20.0, 25, 30, 35, 40]), np.array([30.0, 10, 35, 12, 28])) == pytest.approx((23.0, 0.0))
 
 
 def test_planner_interpolates_on_log_k_and_never_extrapolates(results):
