@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -114,3 +115,11 @@ def z2h(*args: str, tracking_uri: str | None = None, cwd: Path | None = None, ti
 def copy_tree(source: Path, target: Path) -> Path:
     shutil.copytree(source, target)
     return target
+
+
+def default_sigint() -> None:
+    """`preexec_fn` of a child that a test interrupts with SIGINT: a non-interactive shell starts background jobs
+    with SIGINT ignored, a child inherits that, and Python then keeps it ignored, so Ctrl-C would never arrive when
+    the suite itself runs in the background."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+

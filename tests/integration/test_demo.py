@@ -15,6 +15,8 @@ import pandas as pd
 import pytest
 from mlflow.tracking import MlflowClient
 
+from helpers import default_sigint
+
 pytestmark = [pytest.mark.integration, pytest.mark.learning]
 
 PLAN = """\
@@ -36,7 +38,8 @@ def _demo(root, plan, data_dir) -> subprocess.Popen:
     env = {**os.environ, "Z2H_DEMO_DIR": str(root), "PYTHONUNBUFFERED": "1"}
     env.pop("MLFLOW_TRACKING_URI", None)
     return subprocess.Popen([sys.executable, "-m", "zero2hero.demo", "--plan", str(plan), "--data_dir", str(data_dir)],
-                            env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+                            env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                            preexec_fn=default_sigint)
 
 
 def _server_uri(output: str) -> str:

@@ -11,7 +11,7 @@ from collections import Counter
 import pytest
 from mlflow.tracking import MlflowClient
 
-from helpers import BIN, REPO, copy_tree, mlflow_run
+from helpers import BIN, REPO, copy_tree, default_sigint, mlflow_run
 from zero2hero.cli import run_entry
 
 pytestmark = pytest.mark.integration
@@ -51,7 +51,7 @@ def cell_runs(client, experiment: str, status: str | None = None) -> list:
 def interrupt_after(command: list[str], env: dict, client, experiment: str, finished: int) -> None:
     """Start `command`, press Ctrl-C (SIGINT to its process group) once `finished` cells are FINISHED."""
     process = subprocess.Popen(command, cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                               text=True, start_new_session=True)
+                               text=True, start_new_session=True, preexec_fn=default_sigint)
     deadline = time.time() + 600
     while len(cell_runs(client, experiment, "FINISHED")) < finished:
         assert process.poll() is None, f"grid ended before the interrupt:\n{process.stdout.read()[-3000:]}"
