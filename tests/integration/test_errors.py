@@ -68,7 +68,7 @@ def test_unknown_model_path_task_and_language(small_ud, tmp_path, local_tracking
     assert result.returncode == 2 and "no-such-model" in result.stderr and "bert-base-multilingual-cased" in result.stderr
     assert "Traceback" not in result.stderr
     result = z2h("source", "--task", "tagging", tracking_uri=local_tracking)
-    assert result.returncode == 2 and "choose one of: pos, dep, ner, xnli, xquad" in result.stderr
+    assert result.returncode == 2 and "choose one of: dep, feats, ner, pos, xnli, xquad" in result.stderr
     result = z2h("evaluate", "--task", "pos", "--model_uri", str(tmp_path), "--langs", "xx",
                  "--data_dir", str(small_ud), tracking_uri=local_tracking)
     assert result.returncode == 2 and "unknown language 'xx'; valid ISO 639-1 codes: ar, bg" in result.stderr
