@@ -167,7 +167,7 @@ class Grid:
 TRAINING = params_of(TrainConfig)
 MONITORING = params_of(Monitoring)
 COMMON_DATA = params_of(Data)
-SOURCE_MODEL = [*params_of(SourceModel, without=("stand_in",)), *COMMON_DATA, *params_of(SourceModel)[-1:]]
+SOURCE_MODEL = [*params_of(SourceModel), *COMMON_DATA]
 REGISTRATION = params_of(Registration)
 
 
@@ -177,13 +177,12 @@ def _training_without(*names: str) -> list[Param]:
 
 ENTRY_POINTS: dict[str, list[Param]] = {
     "source": [*SOURCE_MODEL, *REGISTRATION, *TRAINING, *MONITORING],
-    "evaluate": [*params_of(Evaluate)[:3], *COMMON_DATA, *params_of(Evaluate)[3:], *MONITORING],
+    "evaluate": [*params_of(Evaluate), *COMMON_DATA, *MONITORING],
     "ingest": params_of(Ingest),
     "analysis": params_of(Analysis),
     "budget": params_of(Budget),
     # the shots are the training data, so there is no max_train_examples
-    "few_shot": [*params_of(FewShot)[:6], *COMMON_DATA, *params_of(FewShot)[6:],
-                 *_training_without("max_train_examples"), *MONITORING],
+    "few_shot": [*params_of(FewShot), *COMMON_DATA, *_training_without("max_train_examples"), *MONITORING],
     "search": [*SOURCE_MODEL, *params_of(Search), *REGISTRATION, *_training_without("lr", "epochs"), *MONITORING],
     "grid": params_of(Grid),
 }

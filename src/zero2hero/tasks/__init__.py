@@ -13,16 +13,13 @@ from importlib import import_module
 from ..errors import choose
 from .base import Task
 
-# the shared machinery of several tasks: modules without a task of their own
-_HELPERS = {"base", "padding", "word_level", "xquad_windows"}
-
 
 @cache
 def registry() -> dict[str, type[Task]]:
     """name -> Task class, in name order."""
     found: dict[str, type[Task]] = {}
     for info in pkgutil.iter_modules(__path__):
-        if info.name.startswith("_") or info.name in _HELPERS:
+        if info.name.startswith("_"):
             continue
         module = import_module(f"{__name__}.{info.name}")
         for _, cls in inspect.getmembers(module, inspect.isclass):
