@@ -13,9 +13,11 @@ import logging
 import pandas as pd
 import torch
 
+from ..data.cache import cached_examples
 from ..data.conllu_reader import parse_conllu, read_conllu
 from ..data.corpus import Corpus
 from ..data.examples import WordExample
+from ..data.text import file_sha256
 from ..modeling.heads import IGNORE
 from .base import Task
 from .padding import encoder_inputs, pad  # `pad` stays importable from here for the other word-level tasks
@@ -143,7 +145,9 @@ class UdTask(WordLevelTask):
         return read_conllu(path, self.bad_trees, self.tag_column)
 
     def read_counted(self, data_dir, lang, split):
-        return parse_conllu(self.file_for(data_dir, lang, split), self.bad_trees, self.tag_column)
+        path = self.file_for(data_dir, lang, split)
+        return cached_examples("conllu", file_sha256(path), [self.bad_trees, self.tag_column],
+                               lambda: parse_conllu(path, self.bad_trees, self.tag_column), WordExample)
 
 
 def per_token_cost(k: int, prices: dict, shot_tokens: int | None, lang: str) -> float:
