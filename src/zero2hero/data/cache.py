@@ -59,10 +59,7 @@ def cached_features(task, examples: list, tokenizer, meta, content_key: str, tra
             return features
         path.unlink(missing_ok=True)  # truncated or not ours: rebuilt below
     features = task.encode(examples, tokenizer, meta, training)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    partial = path.with_suffix(f".{os.getpid()}.tmp")
-    partial.write_text(json.dumps(features, separators=(",", ":"), allow_nan=False))
-    partial.replace(path)
+    _write_json(path, features)
     _MEMORY[key] = features
     return features
 
@@ -98,12 +95,17 @@ def cached_examples(reader: str, sha256: str, options: list, read: Callable[[], 
         path.unlink(missing_ok=True)  # truncated or not ours: parsed again below
     examples, skipped = read()
     if not skipped:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        partial = path.with_suffix(f".{os.getpid()}.tmp")
-        partial.write_text(json.dumps([dataclasses.asdict(example) for example in examples], separators=(",", ":"),
-                                      allow_nan=False))
-        partial.replace(path)
+        _write_json(path, [dataclasses.asdict(example) for example in examples])
     return examples, skipped
+
+
+def _write_json(path: Path, value) -> None:
+    """Write `value` as compact JSON atomically: a reader never sees half a file, concurrent writers of the same
+    key (shards, Ray workers) each replace it whole."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    partial = path.with_suffix(f".{os.getpid()}.tmp")
+    partial.write_text(json.dumps(value, separators=(",", ":"), allow_nan=False))
+    partial.replace(path)
 
 
 def _load_examples(path: Path, example_type: type) -> list | None:
