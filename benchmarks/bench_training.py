@@ -5,7 +5,8 @@ HF Trainer (its default optimizer: fused AdamW on torch >= 2.8) with random batc
 length-grouped sampler, the project's loop with random and with
 length-grouped batches (its default). Settings alternate within each repeat; the figures are medians of the
 repeats, each ratio taken against HF Trainer's grouped setting of the same repeat. The final training loss (mean
-over the epoch) of each shows that the same math is compared: the losses agree within noise.
+over the epoch) of each shows that the same math is compared: the losses agree within noise. On CUDA both run
+under bf16 autocast (the Trainer's `bf16=True`, the loop's default there).
 
     .venv/bin/pip install -e ".[bench]"
     .venv/bin/python benchmarks/bench_training.py [--sentences 640] [--batch_size 32] [--repeats 2] [--threads N]
@@ -56,6 +57,7 @@ def hf_trainer(examples, batch_size: int, grouped: bool) -> tuple[tuple[float, f
             warmup_steps=0, max_grad_norm=config.max_grad_norm, seed=config.seed, data_seed=config.seed,
             report_to="none", save_strategy="no", logging_strategy="no",
             disable_tqdm=True, remove_unused_columns=False, dataloader_num_workers=0, use_cpu=not torch.cuda.is_available(),
+            bf16=torch.cuda.is_available(),  # the loop's own autocast on CUDA (training/loop.py): the same math
             **sampling)
         trainer = Trainer(model=KeywordModel(model), args=arguments_, train_dataset=features,
                           data_collator=lambda rows: task.collate(rows, tokenizer))
