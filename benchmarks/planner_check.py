@@ -1,13 +1,13 @@
-"""The budget planner on a real few-shot table of this project's own runs: UD POS with all-MiniLM-L6-v2 on the 10
-UD target languages whose treebank has a few-shot pool (Arabic and Hindi ship only a test split), k in {0, 10, 50, 100}
-(random sampling, one seed), then the analysis.
+"""The budget planner on a real few-shot table of this project's own runs: a word-level task (UD POS by default, UD
+DEP, or WikiANN NER) with all-MiniLM-L6-v2 on the target languages that have a few-shot pool (UD: 10, as Arabic and
+Hindi ship only a test split; WikiANN: 11), k in {0, 10, 50, 100} (random sampling, one seed), then the analysis.
 
-It prints `budget_validation.csv` for POS: the planner's leave-one-language-out error next to the baseline
+It prints `budget_validation.csv` for the task: the planner's leave-one-language-out error next to the baseline
 "held-out zero-shot + the other languages' mean gain" (docs/method.md §6.4). The figures are in
 benchmarks/README.md. MiniLM is an English-only encoder, so its transfer is weak; the point is a real table with
 10 languages, not the study's numbers. Usage (about 15 minutes on 2 CPU cores):
 
-    .venv/bin/python benchmarks/planner_check.py [--data_dir ../shared/data] [--keep DIR]
+    .venv/bin/python benchmarks/planner_check.py [--task pos|dep|ner] [--data_dir ../shared/data] [--keep DIR]
 """
 from __future__ import annotations
 
@@ -23,17 +23,20 @@ import pandas as pd
 from zero2hero.tracking.local_server import LocalMlflowServer
 
 REPO = Path(__file__).resolve().parents[1]
+UD_POOLED = "eu, zh, fi, he, it, ja, ko, ru, sv, tr"
+# task -> (target languages with a few-shot pool, source epochs: NER's F1 needs a second epoch on 2,000 sentences)
+TASKS = {"pos": (UD_POOLED, 1), "dep": (UD_POOLED, 2), "ner": ("ar, eu, fi, he, hi, it, ja, ko, ru, tr, zh", 2)}
 BIN = Path(sys.executable).parent
 PLAN = """\
 experiment: planner-check
-tasks: [pos]
+tasks: [{task}]
 models: [{model}]
-langs: [eu, zh, fi, he, it, ja, ko, ru, sv, tr]
+langs: [{langs}]
 k: [0, 10, 50, 100]
 sampling: [random]
 seeds: [1]
 data_dir: {data_dir}
-source: {{model_name: minilm, max_train_examples: 2000, epochs: 1, lr: 2e-4, batch_size: 16, max_eval_examples: 300}}
+source: {{model_name: minilm, max_train_examples: 2000, epochs: {epochs}, lr: 2e-4, batch_size: 16, max_eval_examples: 300}}
 few_shot: {{epochs: 3, lr: 2e-4, batch_size: 16, dev_curve: no}}
 evaluate: {{max_eval_examples: 200}}
 """
@@ -47,6 +50,7 @@ def z2h(env: dict, *args: str) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--task", choices=sorted(TASKS), default="pos")
     parser.add_argument("--data_dir", default=str(REPO.parent / "shared" / "data"))
     parser.add_argument("--keep", default="", help="a directory that keeps the server's store and the report")
     args = parser.parse_args()
@@ -58,11 +62,15 @@ def main() -> None:
         with LocalMlflowServer(root / "server") as server:
             env = {**os.environ, "MLFLOW_TRACKING_URI": server.uri, "HF_HUB_OFFLINE": "1", "TQDM_DISABLE": "1"}
             plan = root / "plan.yaml"
-            plan.write_text(PLAN.format(model=model, data_dir=Path(args.data_dir).resolve()))
+            langs, epochs = TASKS[args.task]
+            plan.write_text(PLAN.format(task=args.task, model=model, langs=langs, epochs=epochs,
+                                        data_dir=Path(args.data_dir).resolve()))
             z2h(env, "grid", "--plan", str(plan))
             z2h(env, "analysis", "--experiment", "planner-check", "--output_dir", str(root / "report"))
         table = pd.read_csv(root / "report" / "budget_validation.csv")
-        print(table[table["task"] == "pos"].to_string(index=False))
+        print(table[table["task"] == args.task].to_string(index=False))
+        scores = pd.read_csv(root / "report" / "few_shot.csv")
+        print(scores.to_string(index=False))
 
 
 if __name__ == "__main__":

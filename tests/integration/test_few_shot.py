@@ -166,7 +166,8 @@ def test_turkish_few_shot_beats_zero_shot(tracking, pos_source, data_dir):
 
 
 def test_system_metrics_are_logged_when_asked(tracking, tiny_source, data_dir, monkeypatch):
-    monkeypatch.setenv("MLFLOW_SYSTEM_METRICS_SAMPLING_INTERVAL", "0.2")  # default 10 s: longer than this run
+    # default 10 s: longer than this run; MLflow drops the samples of a run that ends within one interval
+    monkeypatch.setenv("MLFLOW_SYSTEM_METRICS_SAMPLING_INTERVAL", "0.02")
     monkeypatch.setenv("MLFLOW_SYSTEM_METRICS_SAMPLES_BEFORE_LOGGING", "1")
     client = MlflowClient(tracking)
     run = client.get_run(run_few_shot(parse_params("few_shot", few_shot_params(
