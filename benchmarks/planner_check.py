@@ -5,7 +5,7 @@ Hindi ship only a test split; WikiANN: 11), k in {0, 10, 50, 100} (random sampli
 It prints `budget_validation.csv` for the task: the planner's leave-one-language-out error next to the baseline
 "held-out zero-shot + the other languages' mean gain" (docs/method.md §6.4). The figures are in
 benchmarks/README.md. MiniLM is an English-only encoder, so its transfer is weak; the point is a real table with
-10 languages, not the study's numbers. Usage (about 15 minutes on 2 CPU cores):
+10 or 11 languages, not the study's numbers. Usage (DEP and NER took about 5 minutes each on 2 idle CPU cores):
 
     .venv/bin/python benchmarks/planner_check.py [--task pos|dep|ner] [--data_dir ../shared/data] [--keep DIR]
 """
