@@ -74,7 +74,8 @@ class Evaluate:
     langs: str = param("all", str, "comma-separated target languages, or all")
     split: str = param("test", str, "split to score", ("test", "dev", "train"))
     max_eval_examples: int = param(0, nonneg_int, "score only the first N examples of each language (0 = all)")
-    eval_batch_size: int = param(64, pos_int, "examples per batch at evaluation")
+    eval_batch_size: int = param(64, pos_int, "at most this many examples per batch at evaluation (on CPU "
+                                             "also at most 1,024 padded tokens)")
     log_predictions: bool = param(False, yes_no, LOG_PREDICTIONS)
 
 

@@ -9,7 +9,7 @@ from zero2hero.modeling.encoder import load_tokenizer, model_slug
 from zero2hero.stages.common import build_model
 from zero2hero.tasks import get_task
 from zero2hero.tasks.word_level import align_words
-from zero2hero.training.batching import length_grouped_batches
+from zero2hero.training.batching import evaluation_batches, length_grouped_batches
 from zero2hero.training.config import TrainConfig
 from zero2hero.training.evaluator import evaluate
 from zero2hero.training.loop import train
@@ -65,6 +65,22 @@ def test_length_grouped_batches_cover_all_and_pad_little():
     assert batches == length_grouped_batches(lengths, 16, seed=3)
     padded = sum(len(b) * max(lengths[i] for i in b) for b in batches)
     assert padded / sum(lengths) < 1.2  # random batches pad to ~2x here
+
+
+def test_evaluation_batches_follow_length_within_a_token_budget():
+    lengths = [((i * 37) % 97) + 3 for i in range(200)] + [700]  # one longer than the budget
+    batches = evaluation_batches(lengths, 64, max_tokens=1024)
+    assert sorted(i for b in batches for i in b) == list(range(201))
+    flat = [i for b in batches for i in b]
+    assert [lengths[i] for i in flat] == sorted(lengths)  # length order
+    assert all(len(b) <= 64 for b in batches)
+    assert all(len(b) * max(lengths[i] for i in b) <= 1024 for b in batches if len(b) > 1)
+    assert batches[-1] == [200]  # too long for the budget: a batch of its own
+    assert [len(b) for b in evaluation_batches([2] * 100, 64, max_tokens=1024)] == [64, 36]  # the example cap
+    padded = sum(len(b) * max(lengths[i] for i in b) for b in batches)
+    plain = evaluation_batches(lengths, 64)  # no budget: 64 examples a batch, as on CUDA
+    assert [len(b) for b in plain] == [64, 64, 64, 9]
+    assert padded < sum(len(b) * max(lengths[i] for i in b) for b in plain)
 
 
 def test_model_slug():

@@ -95,7 +95,8 @@ def cached_examples(reader: str, sha256: str, options: list, read: Callable[[], 
         path.unlink(missing_ok=True)  # truncated or not ours: parsed again below
     examples, skipped = read()
     if not skipped:
-        _write_json(path, [dataclasses.asdict(example) for example in examples])
+        names = [field.name for field in dataclasses.fields(example_type)]  # flat records: asdict copies deeply
+        _write_json(path, [{name: getattr(example, name) for name in names} for example in examples])
     return examples, skipped
 
 

@@ -82,8 +82,12 @@ class BiaffineDependencyHead(nn.Module):
             relation_logits = self.relation_scores(output, gold.clamp(min=0))
             relation_loss = F.cross_entropy(relation_logits.flatten(0, 1), batch["relations"].flatten(),
                                             ignore_index=IGNORE)
-            output["loss"] = arc_loss + relation_loss
+            output["loss"], output["loss_parts"] = arc_loss + relation_loss, (arc_loss, relation_loss)
         return output
+
+    def loss_counts(self, batch: dict) -> tuple[int, int]:
+        """The words each loss term averages over: those with a gold head, those with a known relation."""
+        return int((batch["heads"] != IGNORE).sum()), int((batch["relations"] != IGNORE).sum())
 
     def relation_scores(self, output: dict, heads: torch.Tensor) -> torch.Tensor:
         """Relation logits [B, W, R] of each word attached to `heads` [B, W] (node indices, 0 = root)."""

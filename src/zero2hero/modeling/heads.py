@@ -30,6 +30,10 @@ class TokenClassificationHead(nn.Module):
             output["loss"] = F.cross_entropy(logits.flatten(0, 1), batch["labels"].flatten(), ignore_index=IGNORE)
         return output
 
+    def loss_counts(self, batch: dict) -> tuple[int]:
+        """The labelled words the loss averages over."""
+        return (int((batch["labels"] != IGNORE).sum()),)
+
     def decode(self, output: dict, batch: dict) -> list[list[int]]:
         best = output["logits"].argmax(-1).tolist()
         return [row[:n] for row, n in zip(best, batch["n_words"].tolist())]

@@ -43,6 +43,12 @@ class TaskModel(nn.Module):
     def decode(self, output: dict, batch: dict) -> list:
         return self.head.decode(output, batch)
 
+    def loss_counts(self, batch: dict) -> tuple[int, ...]:
+        """How many items each term of the head's loss (`loss_parts`, else `loss`) averages over: labelled words
+        for word-level heads that say so, else the batch's examples. Micro-batches are weighted by these."""
+        counts = getattr(self.head, "loss_counts", None)
+        return tuple(counts(batch)) if counts else (int(batch["input_ids"].shape[0]),)
+
     def save(self, directory: str | Path, tokenizer) -> Path:
         """Write encoder (`save_pretrained`), tokenizer, head weights and metadata to `directory`."""
         directory = Path(directory)

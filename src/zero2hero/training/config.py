@@ -27,9 +27,11 @@ class TrainConfig:
     warmup_ratio: float = param(0.0, ratio, "share of steps with linear learning-rate warm-up")
     linear_decay: bool = param(False, yes_no, "decay the learning rate linearly to 0 (yes/no)")
     weight_decay: float = param(0.0, nonneg_float, "AdamW weight decay (0 = Adam as in the study)")
-    grad_accum: int = param(1, pos_int, "split each batch into this many micro-batches (same effective batch)")
+    grad_accum: int = param(1, pos_int, "split each batch into at least this many micro-batches (the "
+                                        "step's gradient stays the whole batch's)")
     freeze_embeddings: bool = param(False, yes_no, "keep the embedding matrix fixed (much faster optimiser steps on CPU)")
-    eval_batch_size: int = param(64, pos_int, "examples per batch at evaluation")
+    eval_batch_size: int = param(64, pos_int, "at most this many examples per batch at evaluation (on CPU "
+                                             "also at most 1,024 padded tokens)")
     max_grad_norm: float = 1.0  # gradient clipping of every run (not a parameter)
 
     @classmethod

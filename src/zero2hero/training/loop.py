@@ -17,9 +17,10 @@ import torch
 from tqdm.auto import tqdm
 
 from ..errors import Z2HError
-from .batching import iterate_batches, length_grouped_batches
+from .batching import iterate_batches, length_grouped_batches, micro_batches
 from .callbacks import Callback
 from .config import TrainConfig, pick_device
+from .embedding_rows import ReachableRowsOnly
 
 
 @dataclass
@@ -80,6 +81,39 @@ def make_optimizer(parameters: list, config: TrainConfig, device: torch.device) 
                              **({"fused": True} if fused else {"foreach": True}))
 
 
+# What one more micro-batch costs (forward and backward), in padded tokens, by device; none: no cutting by length.
+# On 2 CPU cores a MiniLM forward and backward cost about the same per token from ~100 tokens a batch up, so ten
+# few-shot sentences run faster as a few micro-batches of similar length than padded to the longest (benchmarks/
+# README.md). On CUDA a batch runs in parallel and padding is cheap; not measured there, so not cut.
+MICRO_BATCH_OVERHEAD = {"cpu": 64}
+
+
+def backward(model, micro_batches: list[dict], device: torch.device) -> torch.Tensor | None:
+    """Forward and backward over the collated micro-batches of one step; returns the step's loss (detached).
+
+    Each micro-batch's loss terms are weighted by its share of the items they average over (labelled words, or
+    examples: `TaskModel.loss_counts`), so the gradients add up to those of the whole batch in one piece and the
+    returned loss is its loss. None when nothing in the step is scored.
+    """
+    weights = [None]
+    if len(micro_batches) > 1:
+        counts = [model.loss_counts(batch) for batch in micro_batches]
+        totals = [sum(column) for column in zip(*counts)]
+        weights = [tuple(n / total if total else 0.0 for n, total in zip(row, totals)) for row in counts]
+    summed = None
+    for batch, shares in zip(micro_batches, weights):
+        with autocast(device):
+            output = model(batch)
+        loss = output["loss"] if shares is None else sum(
+            term * share for term, share in zip(output.get("loss_parts", (output["loss"],)), shares)
+            if share)  # a term over no items here (NaN) has no share
+        if not torch.is_tensor(loss):  # nothing in this micro-batch is scored
+            continue
+        loss.backward()
+        summed = loss.detach() if summed is None else summed + loss.detach()
+    return summed
+
+
 class TrainingDiverged(Z2HError):
     """The loss or dev score became inf/NaN: this configuration gives no result (a search tries the next)."""
 
@@ -112,55 +146,56 @@ def train(
     device = pick_device()
     seed_everything(config.seed)
     model.to(device)
-    optimizer = make_optimizer(list(_trainable(model, config.freeze_embeddings)), config, device)
-    lengths = [task.feature_length(f) for f in features]
-    steps_per_epoch = math.ceil(len(features) / config.batch_size)
-    total_steps = steps_per_epoch * config.epochs
-    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, _schedule(config, total_steps))
-    for callback in callbacks:
-        callback.on_train_begin(total_steps)
-
-    result, best_state, step = TrainResult(best_epoch=0, best_dev_score=None), None, 0
-    for epoch in range(1, config.epochs + 1):
-        model.train()
-        batches = length_grouped_batches(lengths, config.batch_size, config.seed * 1000 + epoch, group_by_length)
-        losses = []
-        bar = tqdm(batches, desc=f"{task.name} epoch {epoch}/{config.epochs}", disable=not progress, leave=False)
-        for indices in bar:
-            optimizer.zero_grad(set_to_none=True)
-            micro_size = math.ceil(len(indices) / config.grad_accum)
-            micro_batches = [indices[i : i + micro_size] for i in range(0, len(indices), micro_size)]
-            summed = None
-            for micro, batch in iterate_batches(task, features, tokenizer, micro_batches, device):
-                with autocast(device):
-                    loss = model(batch)["loss"] * (len(micro) / len(indices))
-                loss.backward()
-                summed = loss.detach() if summed is None else summed + loss.detach()
-            batch_loss = summed.item()  # the step's one host sync; a non-finite loss stops before the update
-            check_finite("train_loss", batch_loss, f"step {step + 1} (epoch {epoch})", config)
-            if config.max_grad_norm:
-                torch.nn.utils.clip_grad_norm_(model.parameters(), config.max_grad_norm)
-            optimizer.step()
-            scheduler.step()
-            step += 1
-            losses.append(batch_loss)
-            bar.set_postfix(loss=f"{batch_loss:.4f}", refresh=False)  # shown with the next step
-            for callback in callbacks:
-                callback.on_step(step, batch_loss, scheduler.get_last_lr()[0])
-        score = dev_score(model) if dev_score is not None else None
-        check_finite("dev_score", score, f"epoch {epoch} (step {step})", config)
-        result.dev_scores.append(score)
-        result.train_losses.append(float(np.mean(losses)))
+    # the word-embedding rows no training input reaches never change (no weight decay): leave them out of the
+    # gradient, clipping and AdamW (embedding_rows.py)
+    with ReachableRowsOnly(model, features, tokenizer, config) as rows:
+        optimizer = make_optimizer(list(_trainable(model, config.freeze_embeddings)), config, device)
+        lengths = [task.feature_length(f) for f in features]
+        steps_per_epoch = math.ceil(len(features) / config.batch_size)
+        total_steps = steps_per_epoch * config.epochs
+        scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, _schedule(config, total_steps))
         for callback in callbacks:
-            callback.on_epoch_end(epoch, score, result.train_losses[-1])
-        if score is None or result.best_dev_score is None or score > result.best_dev_score:
-            result.best_epoch, result.best_dev_score = epoch, score
-            if epoch < config.epochs and score is not None:
-                best_state = {k: v.detach().to("cpu", copy=True) for k, v in model.state_dict().items()}
-    if result.best_epoch != config.epochs and best_state is not None:
-        model.load_state_dict(best_state)
+            callback.on_train_begin(total_steps)
+
+        result, best_state, step = TrainResult(best_epoch=0, best_dev_score=None), None, 0
+        for epoch in range(1, config.epochs + 1):
+            model.train()
+            batches = length_grouped_batches(lengths, config.batch_size, config.seed * 1000 + epoch, group_by_length)
+            losses = []
+            bar = tqdm(batches, desc=f"{task.name} epoch {epoch}/{config.epochs}", disable=not progress, leave=False)
+            for indices in bar:
+                optimizer.zero_grad(set_to_none=True)
+                parts = micro_batches(indices, lengths, config.grad_accum, MICRO_BATCH_OVERHEAD.get(device.type))
+                collated = [batch for _, batch in iterate_batches(task, features, tokenizer, parts, device)]
+                summed = backward(model, collated, device)
+                # the step's one host sync; a non-finite loss stops before the update
+                batch_loss = summed.item() if summed is not None else math.nan
+                check_finite("train_loss", batch_loss, f"step {step + 1} (epoch {epoch})", config)
+                if config.max_grad_norm:
+                    torch.nn.utils.clip_grad_norm_(model.parameters(), config.max_grad_norm)
+                optimizer.step()
+                scheduler.step()
+                step += 1
+                losses.append(batch_loss)
+                bar.set_postfix(loss=f"{batch_loss:.4f}", refresh=False)  # shown with the next step
+                for callback in callbacks:
+                    callback.on_step(step, batch_loss, scheduler.get_last_lr()[0])
+            with rows.full_matrix():  # dev scoring looks up any row
+                score = dev_score(model) if dev_score is not None else None
+                check_finite("dev_score", score, f"epoch {epoch} (step {step})", config)
+                result.dev_scores.append(score)
+                result.train_losses.append(float(np.mean(losses)))
+                for callback in callbacks:
+                    callback.on_epoch_end(epoch, score, result.train_losses[-1])
+            if score is None or result.best_dev_score is None or score > result.best_dev_score:
+                result.best_epoch, result.best_dev_score = epoch, score
+                if epoch < config.epochs and score is not None:
+                    best_state = {k: v.detach().to("cpu", copy=True) for k, v in model.state_dict().items()}
+        if result.best_epoch != config.epochs and best_state is not None:
+            model.load_state_dict(best_state)
     result.steps = step
     model.eval()
     for callback in callbacks:
         callback.on_train_end(result)
     return result
+
