@@ -9,7 +9,7 @@ from zero2hero.modeling.encoder import load_tokenizer, model_slug
 from zero2hero.stages.common import build_model
 from zero2hero.tasks import get_task
 from zero2hero.tasks.word_level import align_words
-from zero2hero.training.batching import evaluation_batches, length_grouped_batches
+from zero2hero.training.batching import evaluation_batches, length_grouped_batches, micro_batches
 from zero2hero.training.config import TrainConfig
 from zero2hero.training.evaluator import evaluate
 from zero2hero.training.loop import train
@@ -81,6 +81,17 @@ def test_evaluation_batches_follow_length_within_a_token_budget():
     plain = evaluation_batches(lengths, 64)  # no budget: 64 examples a batch, as on CUDA
     assert [len(b) for b in plain] == [64, 64, 64, 9]
     assert padded < sum(len(b) * max(lengths[i] for i in b) for b in plain)
+
+
+def test_micro_batches_cut_by_length_within_the_grad_accum_cap():
+    lengths = [8, 60, 9, 55, 10, 58, 11, 12, 50, 9]  # ten few-shot sentences: five short, five long-ish
+    parts = micro_batches(list(range(10)), lengths, 1, overhead=64)
+    assert sorted(i for p in parts for i in p) == list(range(10))
+    assert [sorted(lengths[i] for i in p) for p in parts] == [[8, 9, 9, 10, 11, 12], [50, 55, 58, 60]]
+    assert micro_batches(list(range(10)), lengths, 1, overhead=None) == [list(range(10))]  # CUDA: one piece
+    capped = micro_batches(list(range(10)), lengths, 4, overhead=64)  # at most ceil(10 / 4) = 3 examples each
+    assert all(len(p) <= 3 for p in capped) and sorted(i for p in capped for i in p) == list(range(10))
+    assert micro_batches(list(range(10)), lengths, 4, overhead=None) == [[0, 1, 2], [3, 4, 5], [6, 7, 8], [9]]
 
 
 def test_model_slug():

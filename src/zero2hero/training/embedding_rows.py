@@ -78,7 +78,10 @@ class ReachableRowsOnly:
 
     def __enter__(self) -> "ReachableRowsOnly":
         if self.active:
-            self.encoder.set_input_embeddings(self.stand_in)
+            try:
+                self.encoder.set_input_embeddings(self.stand_in)
+            except (NotImplementedError, AttributeError):  # an encoder that cannot swap its embedding: train it whole
+                self.stand_in = None
         return self
 
     def __exit__(self, *exc) -> None:
