@@ -51,18 +51,31 @@ def letter_codes() -> dict[str, str]:
     return json.loads((_lang2vec_data() / "letter_codes.json").read_text())
 
 
+@functools.lru_cache(maxsize=None)
+def _uriel_file(filename: str) -> tuple[dict[str, int], np.ndarray, np.ndarray, np.ndarray]:
+    """One lang2vec data file read whole, once per process (SYN, PHON and INV share one; decompressing is
+    most of the features' cost): (row of each language code, feature names, source names, data)."""
+    with np.load(_lang2vec_data() / filename) as db:
+        return {code: i for i, code in enumerate(db["langs"])}, db["feats"], db["sources"], db["data"]
+
+
+def preload(features) -> None:
+    """Read the lang2vec files that `features` need (the analysis does it while the tracking server searches)."""
+    for filename in sorted({URIEL_SETS[f][1] for f in features if f in URIEL_SETS}):
+        _uriel_file(filename)
+
+
 @functools.lru_cache(maxsize=32)
 def _uriel_vectors(feature: str, langs: tuple[str, ...]) -> tuple[dict[str, np.ndarray], tuple[str, ...]]:
     """Raw lang2vec vectors of `langs` for one feature, and the languages lang2vec has no data for."""
     _, filename, source, prefix = URIEL_SETS[feature]
-    with np.load(_lang2vec_data() / filename) as db:
-        known = {code: i for i, code in enumerate(db["langs"])}
-        feature_idx = [i for i, name in enumerate(db["feats"]) if str(name).startswith(prefix)]
-        source_idx = int(np.flatnonzero(db["sources"] == source)[0])
-        # lang2vec passes codes missing from its letter table through unchanged (so ISO 639-3 codes also work)
-        rows = {lang: known.get(letter_codes().get(lang, lang)) for lang in langs}
-        wanted = [i for i in rows.values() if i is not None]
-        data = db["data"][wanted][:, feature_idx, source_idx].astype(np.float64) if wanted else None
+    known, feats, sources, table = _uriel_file(filename)
+    feature_idx = [i for i, name in enumerate(feats) if str(name).startswith(prefix)]
+    source_idx = int(np.flatnonzero(sources == source)[0])
+    # lang2vec passes codes missing from its letter table through unchanged (so ISO 639-3 codes also work)
+    rows = {lang: known.get(letter_codes().get(lang, lang)) for lang in langs}
+    wanted = [i for i in rows.values() if i is not None]
+    data = table[wanted][:, feature_idx, source_idx].astype(np.float64) if wanted else None
     vectors, missing, j = {}, [], 0
     for lang, i in rows.items():
         if i is None:

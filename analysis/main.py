@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import logging
 import os
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 
 import mlflow
@@ -15,7 +16,7 @@ from . import collect
 from .budget import validation_table
 from .costs import cost_table, load_costs
 from .few_shot import few_shot_table, language_curves
-from .lang_features import corpus_for_model, corpus_sizes, language_features, parse_features
+from .lang_features import corpus_for_model, corpus_sizes, language_features, parse_features, preload
 from .intervals import add_correlation_intervals, add_few_shot_intervals
 from .paired import paired_tests, report_section
 from .report import write_report
@@ -78,48 +79,80 @@ def _summary(runs: pd.DataFrame, results: pd.DataFrame, source_lang: str, featur
     return lines
 
 
-def _log_analysis_run(experiment_id: str, output_dir: Path, params: dict[str, str], n_results: int,
+def _write_outputs(out: Path, tables: dict, report: dict, tests: pd.DataFrame, labels: dict) -> dict[str, Path]:
+    """The tables as CSV, report.md and its plots: local files only (written while the analysis run logs)."""
+    out.mkdir(parents=True, exist_ok=True)
+    paths = {}
+    for name, frame in tables.items():
+        paths[name] = out / f"{name}.csv"
+        frame.to_csv(paths[name], index=False)
+    written = write_report(out, labels=labels, **report)
+    paths["report"] = written[0]
+    if not tests.empty:  # its own section at the end of the report
+        written[0].write_text(written[0].read_text() + "\n" + report_section(tests, labels))
+    paths.update({p.stem: p for p in written[1:]})
+    return paths
+
+
+def _log_analysis_run(experiment_id: str, outputs: Future, output_dir: Path, params: dict[str, str], n_results: int,
                       predictors: dict | None = None, labels: dict | None = None) -> str:
     """Log the outputs to the active run (under `mlflow run` the project's), else to a new analysis run;
-    register the transfer predictors as models of that run."""
+    register the transfer predictors as models of that run.
+
+    `outputs` is the writing of the output files, under way in another thread: the run, its params and the
+    predictors' models are logged meanwhile; the files and the registration follow once they are written. If
+    writing them failed, a run started here ends FAILED and no predictor is registered.
+    """
     started = mlflow.active_run() is None
     if started:
         # MLFLOW_RUN_ID (set by `mlflow run`) makes start_run attach to the project run wherever it lives
         kwargs = {} if os.environ.get("MLFLOW_RUN_ID") else {"experiment_id": experiment_id, "run_name": "analysis"}
         mlflow.start_run(**kwargs)
+    status = "FAILED"
     try:
         run_id = mlflow.active_run().info.run_id
         log_params(params)  # skips what `mlflow run` already logged from -P values
         log_metrics({"n_result_runs": n_results})
         mlflow.set_tags({collect.STAGE_TAG: "analysis", "mlflow.runName": f"analysis/{params['experiment']}"})
+        if predictors:
+            from .transfer_model import log_transfer_models  # MLflow's model machinery: only when needed
+
+            logged = log_transfer_models(predictors, labels or {})
+        outputs.result()
         mlflow.log_artifacts(str(output_dir))
         if predictors:
-            from .transfer_model import register_transfer_models  # MLflow's model machinery: only when needed
+            from .transfer_model import register_transfer_models
 
-            register_transfer_models(predictors, labels or {}, params["experiment"])
+            register_transfer_models(predictors, logged, params["experiment"])
+        status = "FINISHED"
     finally:
         if started:
-            mlflow.end_run()
+            mlflow.end_run(status)
     return run_id
 
 
 def run_analysis(experiment: str, source_lang: str = "en", features=("SYN", "PHON", "INV", "FAM", "GEO", "SIZE"),
                  costs: str | None = None, output_dir: str = "analysis-output",
-                 size_corpus: str | None = None) -> dict[str, str]:
+                 size_corpus: str | None = None, runs: Future | None = None) -> dict[str, str]:
     """Analyse the results of `experiment` (name or id) and write/log the tables, plots and report.
 
     features: names or a comma-separated string; costs: an optional YAML file overriding the cost
     defaults; size_corpus: the SIZE corpus for models the default mapping does not know (or
-    MODEL=CORPUS pairs, see analysis.lang_features.corpus_for_model).
+    MODEL=CORPUS pairs, see analysis.lang_features.corpus_for_model); runs: the experiment's runs
+    (`collect.collect_runs`) already asked for, as a Future (the entry point's), else they are searched here.
     Returns {name: path} of correlations, regression, few_shot, costs, report and each plot.
     """
-    features = parse_features(features)
-    config = load_costs(costs)  # bad settings fail here, before any work
-    for part in filter(None, (size_corpus or "").split(",")):
-        corpus_sizes(part.split("=", 1)[-1].strip())
     client = MlflowClient()
     found = collect.resolve_experiment(experiment, client)
-    runs = collect.collect_runs(found.experiment_id, client)
+    with ThreadPoolExecutor(1, thread_name_prefix="z2h-search") as pool:
+        # the server searches while the settings are checked (the task registry's import is most of that)
+        runs = runs or pool.submit(collect.collect_runs, found.experiment_id, client)
+        features = parse_features(features)
+        config = load_costs(costs)  # bad settings fail here, before any work of this process
+        for part in filter(None, (size_corpus or "").split(",")):
+            corpus_sizes(part.split("=", 1)[-1].strip())
+        preload(features)
+        runs = runs.result()
     results, notes = collect.results(runs)
     zero = collect.zero_shot_scores(results, source_lang)
     correlations, regression, feature_tables, fits, more_notes = _analyse_zero_shot(zero, features, source_lang,
@@ -137,39 +170,19 @@ def run_analysis(experiment: str, source_lang: str = "en", features=("SYN", "PHO
     tests, test_notes = paired_tests(results, found.experiment_id, client)  # runs with predictions.jsonl only
     notes += test_notes
 
-    out = Path(output_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    paths = {}
-    for name, frame in [("correlations", correlations), ("regression", regression), ("few_shot", few),
-                        ("costs", cost), ("budget_validation", validation),
-                        *([("few_shot_tests", tests)] if not tests.empty else [])]:
-        paths[name] = out / f"{name}.csv"
-        frame.to_csv(paths[name], index=False)
-    written = write_report(out, experiment=found.name, summary=_summary(runs, results, source_lang, features, labels),
-                           labels=labels,
-                           zero=zero, features=feature_tables, correlations=correlations, regression=regression,
-                           fits=fits, few_shot=few, curves=curves, costs=cost, notes=notes,
-                           budget_validation=validation)
-    paths["report"] = written[0]
-    if not tests.empty:  # its own section at the end of the report
-        written[0].write_text(written[0].read_text() + "\n" + report_section(tests, labels))
-    paths.update({p.stem: p for p in written[1:]})
+    tables = {"correlations": correlations, "regression": regression, "few_shot": few, "costs": cost,
+              "budget_validation": validation, **({"few_shot_tests": tests} if not tests.empty else {})}
+    report = dict(experiment=found.name, summary=_summary(runs, results, source_lang, features, labels),
+                  zero=zero, features=feature_tables, correlations=correlations, regression=regression, fits=fits,
+                  few_shot=few, curves=curves, costs=cost, notes=notes, budget_validation=validation)
     for note in notes:
         log.info("analysis note: %s", note)
     params = {"experiment": experiment, "source_lang": source_lang, "features": ",".join(features),
               "costs": costs or "", "output_dir": str(output_dir), "size_corpus": size_corpus or ""}
-    _log_analysis_run(found.experiment_id, out, params, len(results), predictors, labels)
+    out = Path(output_dir)
+    with ThreadPoolExecutor(1, thread_name_prefix="z2h-report") as pool:
+        # plots and report (CPU here) while the run and the predictors' models are logged (the server's work)
+        outputs = pool.submit(_write_outputs, out, tables, report, tests, labels)
+        _log_analysis_run(found.experiment_id, outputs, out, params, len(results), predictors, labels)
+    paths = outputs.result()
     return {name: str(path) for name, path in paths.items()}
-
-
-def analysis_entry(params) -> dict[str, str]:
-    """The `analysis` entry point (parameters parsed by zero2hero.config)."""
-    from zero2hero.tracking.server import check_tracking_server
-
-    check_tracking_server()
-    paths = run_analysis(params.experiment, params.source_lang, params.features, params.costs or None,
-                         params.output_dir, params.size_corpus or None)
-    print(f"analysis of {params.experiment!r}: report {paths['report']}")
-    for name in ("correlations", "regression", "few_shot", "costs"):
-        print(f"  {name}: {paths[name]}")
-    return paths

@@ -37,35 +37,46 @@ class TransferPythonModel(mlflow.pyfunc.PythonModel):
         return self.predictor.predict(frame)
 
 
-def log_transfer_model(predictor: TransferPredictor, registered_name: str, tags: dict | None = None) -> str:
-    """Log `predictor` as a pyfunc model of the active run and register it: the new version is `@latest`.
-
-    Returns the new model version.
-    """
+def log_transfer_model(predictor: TransferPredictor, registered_name: str):
+    """Log `predictor` as a pyfunc model of the active run (not registered yet); returns MLflow's ModelInfo."""
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "predictor.json"
         path.write_text(json.dumps(predictor.record, indent=1))
         with warnings.catch_warnings():  # no input example on purpose: logging one would run lang2vec lookups
             warnings.filterwarnings("ignore", message=".*input example was not provided.*")
-            info = mlflow.pyfunc.log_model(
+            return mlflow.pyfunc.log_model(
                 name=registered_name.removeprefix("z2h-"),  # one artifact per (task, model) in the analysis run
                 python_model=str(Path(__file__).with_name("transfer_entry.py")),
-                artifacts={"predictor": str(path)}, signature=SIGNATURE, pip_requirements=PIP_REQUIREMENTS,
-                registered_model_name=registered_name)
-    version = info.registered_model_version
+                artifacts={"predictor": str(path)}, signature=SIGNATURE, pip_requirements=PIP_REQUIREMENTS)
+
+
+def register_transfer_model(info, registered_name: str, tags: dict | None = None) -> str:
+    """Register a logged predictor (`log_transfer_model`'s ModelInfo): the new version is `@latest`.
+    Returns the new model version."""
+    version = mlflow.register_model(info.model_uri, registered_name).version
     client = MlflowClient()
     for key, value in (tags or {}).items():
         client.set_model_version_tag(registered_name, version, key, str(value))
     return version
 
 
-def register_transfer_models(predictors: dict, labels: dict, experiment: str) -> dict[str, str]:
-    """Log and register each {(task, model): predictor} of the analysis; returns {registered name: version}."""
-    versions = {}
+def log_transfer_models(predictors: dict, labels: dict) -> dict[tuple, tuple]:
+    """Log each {(task, model): predictor} of the analysis to the active run; {(task, model): (name, ModelInfo)}."""
+    logged = {}
     for (task, model), predictor in sorted(predictors.items()):
         name = registered_transfer_name(task, model, labels)
+        logged[(task, model)] = name, log_transfer_model(predictor, name)
+    return logged
+
+
+def register_transfer_models(predictors: dict, logged: dict, experiment: str) -> dict[str, str]:
+    """Register the logged predictors (`log_transfer_models`); returns {registered name: version}."""
+    versions = {}
+    for key, (name, info) in logged.items():
+        task, model = key
+        predictor = predictors[key]
         fit = predictor.fit
-        versions[name] = log_transfer_model(predictor, name, {
+        versions[name] = register_transfer_model(info, name, {
             "z2h.experiment": experiment, "z2h.task": task, "z2h.model": model, "z2h.features": "+".join(fit.selected) or "none",
             "z2h.basis": fit.basis[:5000],
             "z2h.n_langs": len(predictor.langs), "z2h.interval_halfwidth": f"{fit.halfwidth:.2f}"})

@@ -7,9 +7,11 @@ models, the 12 target languages, k up to 1000 × 3 samplings × many seeds, each
 through the tracking API with their shots.jsonl, with and without the `z2h.shots_tokens` tag (the shape logged
 before the tag existed): analysed side by side, they give the cost of the per-run artifact downloads that the
 hot path no longer makes. SQLite backend, artifacts served by the
-server (tracking.local_server). Usage:
+server (tracking.local_server). The 10,000-run analysis is timed side by side on the server zero2hero runs
+(`mlflow server --app-name z2h`, tracking.server_app) and on plain `mlflow server`, each freshly filled, alternating
+`--repeats` times. Usage:
 
-    .venv/bin/python benchmarks/bench_analysis.py [--runs 10000] [--old_runs 200]
+    .venv/bin/python benchmarks/bench_analysis.py [--runs 10000] [--old_runs 200] [--repeats 1]
 """
 from __future__ import annotations
 
@@ -126,35 +128,53 @@ def analysis(experiment: str, env: dict, out: Path, profile: Path | None = None)
     return time.perf_counter() - started
 
 
+def timed_on_server(root: Path, app: str | None, runs: int, profile: str = "") -> float:
+    """A fresh server (`--app-name app`, or plain `mlflow server`) filled with `runs` runs; the analysis timed."""
+    with LocalMlflowServer(root / "server", app=app) as server:
+        env = {**os.environ, "MLFLOW_TRACKING_URI": server.uri, "HF_HUB_OFFLINE": "1", "TQDM_DISABLE": "1",
+               "MLFLOW_SUPPRESS_PRINTING_URL_TO_STDOUT": "true"}
+        seconds = fill_store(MlflowClient(server.uri), server.root / "mlflow.db", "bench-10k", runs)
+        print(f"{app or 'plain'} server: filled {runs} runs in {seconds:.0f} s", flush=True)
+        return analysis("bench-10k", env, root / "out-10k", Path(profile) if profile else None)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=10_000)
     parser.add_argument("--old_runs", type=int, default=200)
+    parser.add_argument("--repeats", type=int, default=1, help="analyses of the --runs runs on each server")
     parser.add_argument("--profile", action="store_true", help="profile the analysis of --runs runs, then stop")
     parser.add_argument("--profile_out", default="", help="with --profile: keep the cProfile stats in this file")
     args = parser.parse_args()
-    with tempfile.TemporaryDirectory() as tmp, LocalMlflowServer(Path(tmp) / "server") as server:
-        env = {**os.environ, "MLFLOW_TRACKING_URI": server.uri, "HF_HUB_OFFLINE": "1", "TQDM_DISABLE": "1",
-               "MLFLOW_SUPPRESS_PRINTING_URL_TO_STDOUT": "true"}
-        client = MlflowClient(server.uri)
-        seconds = fill_store(client, server.root / "mlflow.db", "bench-10k", args.runs)
-        print(f"filled {args.runs} runs in {seconds:.0f} s", flush=True)
+    with tempfile.TemporaryDirectory() as tmp:
+        tmp = Path(tmp)
         if args.profile:
-            stats = Path(args.profile_out or Path(tmp) / "analysis.prof")
-            analysis("bench-10k", env, Path(tmp) / "out-10k", stats)
-            pstats.Stats(str(stats)).sort_stats("cumulative").print_stats(70)
+            stats = args.profile_out or str(tmp / "analysis.prof")
+            timed_on_server(tmp / "z2h", "z2h", args.runs, stats)
+            pstats.Stats(stats).sort_stats("cumulative").print_stats(70)
             return
-        fill_api(client, "bench-new", args.old_runs, tagged=True)
-        fill_api(client, "bench-old", args.old_runs, tagged=False)
-        big = analysis("bench-10k", env, Path(tmp) / "out-10k")
-        print(f"analysis of {args.runs} runs: {big:.1f} s", flush=True)
-        new = analysis("bench-new", env, Path(tmp) / "out-new")
-        old = analysis("bench-old", env, Path(tmp) / "out-old")
+        times = {"z2h": [], None: []}
+        for _ in range(args.repeats):  # alternating, each analysis on a freshly filled server
+            for app in times:
+                times[app].append(timed_on_server(tmp / f"{app}-{len(times[app])}", app, args.runs))
+                print(f"analysis of {args.runs} runs, {app or 'plain mlflow'} server: {times[app][-1]:.1f} s", flush=True)
+        z2h, plain = (sorted(t)[len(t) // 2] for t in times.values())
+        print(f"\nanalysis of {args.runs} runs (median of {args.repeats}): {z2h:.1f} s with `--app-name z2h`, "
+              f"{plain:.1f} s with plain `mlflow server`: plain / z2h = {plain / z2h:.2f}")
+        if not args.old_runs:
+            return
+        with LocalMlflowServer(tmp / "server-old") as server:
+            env = {**os.environ, "MLFLOW_TRACKING_URI": server.uri, "HF_HUB_OFFLINE": "1", "TQDM_DISABLE": "1",
+                   "MLFLOW_SUPPRESS_PRINTING_URL_TO_STDOUT": "true"}
+            client = MlflowClient(server.uri)
+            fill_api(client, "bench-new", args.old_runs, tagged=True)
+            fill_api(client, "bench-old", args.old_runs, tagged=False)
+            new = analysis("bench-new", env, tmp / "out-new")
+            old = analysis("bench-old", env, tmp / "out-old")
         print(f"{args.old_runs} runs: z2h.shots_tokens tag {new:.1f} s, shots.jsonl downloads {old:.1f} s: "
               f"downloads / tag = {old / new:.2f}")
-        if args.old_runs:
-            print(f"\nanalysis of {args.runs} runs {big:.1f} s; {args.old_runs} runs {new:.1f} s: "
-                  f"{args.runs // args.old_runs}x the runs take {big / new:.2f}x the time")
+        print(f"analysis of {args.runs} runs {z2h:.1f} s; {args.old_runs} runs {new:.1f} s: "
+              f"{args.runs // args.old_runs}x the runs take {z2h / new:.2f}x the time")
 
 
 if __name__ == "__main__":

@@ -1,7 +1,7 @@
 """MLproject entry point `ingest`: parse the flags and hand over to the package."""
 import sys
 
-from zero2hero.cli import run_entry
+from zero2hero.cli import finish, run_entry
 
 if __name__ == "__main__":
-    sys.exit(run_entry("ingest", sys.argv[1:]))
+    finish(run_entry("ingest", sys.argv[1:]))

@@ -306,6 +306,9 @@ def test_three_languages_register_a_mean_predictor_that_says_so(tracking):
 
     version = tracking.get_model_version_by_alias("z2h-transfer-dep-minilm", "latest")
     assert version.tags["z2h.features"] == "none" and version.tags["z2h.n_langs"] == "3"
+    analysed = tracking.search_runs([exp], "tags.`z2h.stage` = 'analysis'")
+    assert len(analysed) == 1 and analysed[0].info.status == "FINISHED" and version.run_id == analysed[0].info.run_id
+    assert "report.md" in {a.path for a in tracking.list_artifacts(analysed[0].info.run_id)}
     out = mlflow.pyfunc.load_model("models:/z2h-transfer-dep-minilm@latest").predict(pd.DataFrame({"lang": ["yo", "de"]}))
     mean = sum(zero.values()) / 3
     # leave-one-out residuals of the mean: 38 - 31.75, 30.5 - 35.5, 33 - 34.25; with 3 the largest is the half-width
@@ -323,3 +326,23 @@ def test_three_languages_register_a_mean_predictor_that_says_so(tracking):
     assert "curve interval: with 3 leave-one-out errors" in paragraph(answer)
     inside = plan(results, collect.model_labels(runs), "dep", "minilm", "tr", k=100)  # fitted on it and fi only
     assert inside.zero_source == "measured zero-shot score" and "the curve rests on 2 other language(s)" in paragraph(inside)
+
+
+def test_a_report_that_fails_ends_the_analysis_run_failed_and_registers_nothing(tracking, monkeypatch):
+    """The output files are written while the run logs; when writing them fails, the run (and its logged models)
+    stays FAILED and no predictor becomes `@latest`."""
+    import analysis.main
+
+    exp = tracking.create_experiment("report-fails")
+    for lang, score in {"it": 38.0, "tr": 30.5, "fi": 33.0}.items():
+        record(tracking, exp, "evaluate", {"task": "dep", "model": "/m", "model_name": "m", "lang": lang}, score)
+
+    def broken_report(*args, **kwargs):
+        raise OSError("disk full")
+
+    monkeypatch.setattr(analysis.main, "write_report", broken_report)
+    with pytest.raises(OSError, match="disk full"):
+        run_analysis("report-fails", output_dir="out")
+    analysed = tracking.search_runs([exp], "tags.`z2h.stage` = 'analysis'")
+    assert len(analysed) == 1 and analysed[0].info.status == "FAILED"
+    assert tracking.search_registered_models("name = 'z2h-transfer-dep-m'") == []

@@ -1,7 +1,8 @@
 """Start and stop a real `mlflow server` on 127.0.0.1 (the demo and the tests use it).
 
 SQLite backend and an artifact store served through the server (`--artifacts-destination`), one worker,
-job execution off: ready in a few seconds with ~500 MB instead of 15 processes (docs/stack.md).
+job execution off: ready in a few seconds with ~500 MB instead of 15 processes; MLflow's app with the garbage
+collector tuned for bulk searches (`--app-name z2h`, tracking.server_app) (docs/stack.md).
 """
 from __future__ import annotations
 
@@ -24,8 +25,10 @@ def free_port() -> int:
 class LocalMlflowServer:
     """`with LocalMlflowServer(root) as server:` serves `root/mlflow.db` and `root/artifacts` at `server.uri`."""
 
-    def __init__(self, root: str | Path, port: int | None = None):
+    def __init__(self, root: str | Path, port: int | None = None, app: str | None = "z2h"):
+        """app: the `--app-name` to serve (None: plain `mlflow server`, as the benchmarks compare)."""
         self.root = Path(root).resolve()
+        self.app = app
         self.port = port or free_port()
         self.uri = f"http://127.0.0.1:{self.port}"
         self.process: subprocess.Popen | None = None
@@ -39,7 +42,7 @@ class LocalMlflowServer:
         self.process = subprocess.Popen(
             [str(mlflow_bin), "server", "--backend-store-uri", f"sqlite:///{self.root / 'mlflow.db'}",
              "--artifacts-destination", str(self.root / "artifacts"), "--host", "127.0.0.1",
-             "--port", str(self.port), "--workers", "1"],
+             "--port", str(self.port), "--workers", "1", *(["--app-name", self.app] if self.app else [])],
             stdout=self._log, stderr=subprocess.STDOUT, env=env, start_new_session=True,
         )
         try:

@@ -7,8 +7,6 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, fields
 
-import torch
-
 from ..parameters import nonneg_float, nonneg_int, param, pos_float, pos_int, ratio, yes_no
 
 TASK_DEFAULT = "task default: docs/method.md §3"
@@ -46,5 +44,7 @@ class TrainConfig:
         return asdict(self)
 
 
-def pick_device() -> torch.device:
+def pick_device() -> "torch.device":
+    import torch  # here, so that reading the configuration (every entry point's --help, the analysis) needs no torch
+
     return torch.device("cuda" if torch.cuda.is_available() else "cpu")
