@@ -23,6 +23,7 @@ from .report import write_report
 from .stats import (CORRELATION_COLUMNS, MIN_LANGS, REGRESSION_COLUMNS, correlation_rows, forward_selection,
                     regression_row)
 from .transfer import TransferPredictor, registered_transfer_name
+from .transfer_model import prepare_model_logging, register_transfer_models
 
 log = logging.getLogger(__name__)
 
@@ -79,55 +80,26 @@ def _summary(runs: pd.DataFrame, results: pd.DataFrame, source_lang: str, featur
     return lines
 
 
-def _write_outputs(out: Path, tables: dict, report: dict, tests: pd.DataFrame, labels: dict) -> dict[str, Path]:
-    """The tables as CSV, report.md and its plots: local files only (written while the analysis run logs)."""
-    out.mkdir(parents=True, exist_ok=True)
-    paths = {}
-    for name, frame in tables.items():
-        paths[name] = out / f"{name}.csv"
-        frame.to_csv(paths[name], index=False)
-    written = write_report(out, labels=labels, **report)
-    paths["report"] = written[0]
-    if not tests.empty:  # its own section at the end of the report
-        written[0].write_text(written[0].read_text() + "\n" + report_section(tests, labels))
-    paths.update({p.stem: p for p in written[1:]})
-    return paths
-
-
-def _log_analysis_run(experiment_id: str, outputs: Future, output_dir: Path, params: dict[str, str], n_results: int,
+def _log_analysis_run(experiment_id: str, output_dir: Path, params: dict[str, str], n_results: int,
                       predictors: dict | None = None, labels: dict | None = None) -> str:
     """Log the outputs to the active run (under `mlflow run` the project's), else to a new analysis run;
-    register the transfer predictors as models of that run.
-
-    `outputs` is the writing of the output files, under way in another thread: the run, its params and the
-    predictors' models are logged meanwhile; the files and the registration follow once they are written. If
-    writing them failed, a run started here ends FAILED and no predictor is registered.
-    """
+    register the transfer predictors as models of that run."""
     started = mlflow.active_run() is None
     if started:
         # MLFLOW_RUN_ID (set by `mlflow run`) makes start_run attach to the project run wherever it lives
         kwargs = {} if os.environ.get("MLFLOW_RUN_ID") else {"experiment_id": experiment_id, "run_name": "analysis"}
         mlflow.start_run(**kwargs)
-    status = "FAILED"
     try:
         run_id = mlflow.active_run().info.run_id
         log_params(params)  # skips what `mlflow run` already logged from -P values
         log_metrics({"n_result_runs": n_results})
         mlflow.set_tags({collect.STAGE_TAG: "analysis", "mlflow.runName": f"analysis/{params['experiment']}"})
-        if predictors:
-            from .transfer_model import log_transfer_models  # MLflow's model machinery: only when needed
-
-            logged = log_transfer_models(predictors, labels or {})
-        outputs.result()
         mlflow.log_artifacts(str(output_dir))
         if predictors:
-            from .transfer_model import register_transfer_models
-
-            register_transfer_models(predictors, logged, params["experiment"])
-        status = "FINISHED"
+            register_transfer_models(predictors, labels or {}, params["experiment"])
     finally:
         if started:
-            mlflow.end_run(status)
+            mlflow.end_run()
     return run_id
 
 
@@ -145,13 +117,15 @@ def run_analysis(experiment: str, source_lang: str = "en", features=("SYN", "PHO
     client = MlflowClient()
     found = collect.resolve_experiment(experiment, client)
     with ThreadPoolExecutor(1, thread_name_prefix="z2h-search") as pool:
-        # the server searches while the settings are checked (the task registry's import is most of that)
+        # the server searches while the settings are checked (the task registry's import is most of that), lang2vec's
+        # files are read and MLflow's model logging is readied
         runs = runs or pool.submit(collect.collect_runs, found.experiment_id, client)
         features = parse_features(features)
         config = load_costs(costs)  # bad settings fail here, before any work of this process
         for part in filter(None, (size_corpus or "").split(",")):
             corpus_sizes(part.split("=", 1)[-1].strip())
         preload(features)
+        prepare_model_logging()
         runs = runs.result()
     results, notes = collect.results(runs)
     zero = collect.zero_shot_scores(results, source_lang)
@@ -170,19 +144,26 @@ def run_analysis(experiment: str, source_lang: str = "en", features=("SYN", "PHO
     tests, test_notes = paired_tests(results, found.experiment_id, client)  # runs with predictions.jsonl only
     notes += test_notes
 
-    tables = {"correlations": correlations, "regression": regression, "few_shot": few, "costs": cost,
-              "budget_validation": validation, **({"few_shot_tests": tests} if not tests.empty else {})}
-    report = dict(experiment=found.name, summary=_summary(runs, results, source_lang, features, labels),
-                  zero=zero, features=feature_tables, correlations=correlations, regression=regression, fits=fits,
-                  few_shot=few, curves=curves, costs=cost, notes=notes, budget_validation=validation)
+    out = Path(output_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    paths = {}
+    for name, frame in [("correlations", correlations), ("regression", regression), ("few_shot", few),
+                        ("costs", cost), ("budget_validation", validation),
+                        *([("few_shot_tests", tests)] if not tests.empty else [])]:
+        paths[name] = out / f"{name}.csv"
+        frame.to_csv(paths[name], index=False)
+    written = write_report(out, experiment=found.name, summary=_summary(runs, results, source_lang, features, labels),
+                           labels=labels,
+                           zero=zero, features=feature_tables, correlations=correlations, regression=regression,
+                           fits=fits, few_shot=few, curves=curves, costs=cost, notes=notes,
+                           budget_validation=validation)
+    paths["report"] = written[0]
+    if not tests.empty:  # its own section at the end of the report
+        written[0].write_text(written[0].read_text() + "\n" + report_section(tests, labels))
+    paths.update({p.stem: p for p in written[1:]})
     for note in notes:
         log.info("analysis note: %s", note)
     params = {"experiment": experiment, "source_lang": source_lang, "features": ",".join(features),
               "costs": costs or "", "output_dir": str(output_dir), "size_corpus": size_corpus or ""}
-    out = Path(output_dir)
-    with ThreadPoolExecutor(1, thread_name_prefix="z2h-report") as pool:
-        # plots and report (CPU here) while the run and the predictors' models are logged (the server's work)
-        outputs = pool.submit(_write_outputs, out, tables, report, tests, labels)
-        _log_analysis_run(found.experiment_id, outputs, out, params, len(results), predictors, labels)
-    paths = outputs.result()
+    _log_analysis_run(found.experiment_id, out, params, len(results), predictors, labels)
     return {name: str(path) for name, path in paths.items()}

@@ -9,7 +9,6 @@ from pathlib import Path
 import mlflow
 import mlflow.pyfunc
 import pandas as pd
-from mlflow import MlflowClient
 from mlflow.models import ModelSignature
 from mlflow.types.schema import ColSpec, Schema
 
@@ -37,46 +36,42 @@ class TransferPythonModel(mlflow.pyfunc.PythonModel):
         return self.predictor.predict(frame)
 
 
-def log_transfer_model(predictor: TransferPredictor, registered_name: str):
-    """Log `predictor` as a pyfunc model of the active run (not registered yet); returns MLflow's ModelInfo."""
+def prepare_model_logging() -> None:
+    """Build, ahead of time, MLflow's map of installed packages to their modules, which its first model logging
+    in a process builds to check the model's pip requirements (about 0.4 s here, reading every installed
+    package's file list). The analysis does it while the tracking server searches; where MLflow has no such
+    step, this does nothing."""
+    from mlflow.utils import requirements_utils
+
+    build = getattr(requirements_utils, "_init_packages_to_modules_map", None)
+    if callable(build):
+        build()
+
+
+def log_transfer_model(predictor: TransferPredictor, registered_name: str, tags: dict | None = None) -> str:
+    """Log `predictor` as a pyfunc model of the active run and register it with `tags`: the new version is
+    `@latest`. Returns the new model version."""
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "predictor.json"
         path.write_text(json.dumps(predictor.record, indent=1))
         with warnings.catch_warnings():  # no input example on purpose: logging one would run lang2vec lookups
             warnings.filterwarnings("ignore", message=".*input example was not provided.*")
-            return mlflow.pyfunc.log_model(
+            info = mlflow.pyfunc.log_model(
                 name=registered_name.removeprefix("z2h-"),  # one artifact per (task, model) in the analysis run
                 python_model=str(Path(__file__).with_name("transfer_entry.py")),
                 artifacts={"predictor": str(path)}, signature=SIGNATURE, pip_requirements=PIP_REQUIREMENTS)
+    # the tags come with the version (one request) rather than one request each afterwards
+    return mlflow.register_model(info.model_uri, registered_name,
+                                 tags={key: str(value) for key, value in (tags or {}).items()}).version
 
 
-def register_transfer_model(info, registered_name: str, tags: dict | None = None) -> str:
-    """Register a logged predictor (`log_transfer_model`'s ModelInfo): the new version is `@latest`.
-    Returns the new model version."""
-    version = mlflow.register_model(info.model_uri, registered_name).version
-    client = MlflowClient()
-    for key, value in (tags or {}).items():
-        client.set_model_version_tag(registered_name, version, key, str(value))
-    return version
-
-
-def log_transfer_models(predictors: dict, labels: dict) -> dict[tuple, tuple]:
-    """Log each {(task, model): predictor} of the analysis to the active run; {(task, model): (name, ModelInfo)}."""
-    logged = {}
+def register_transfer_models(predictors: dict, labels: dict, experiment: str) -> dict[str, str]:
+    """Log and register each {(task, model): predictor} of the analysis; returns {registered name: version}."""
+    versions = {}
     for (task, model), predictor in sorted(predictors.items()):
         name = registered_transfer_name(task, model, labels)
-        logged[(task, model)] = name, log_transfer_model(predictor, name)
-    return logged
-
-
-def register_transfer_models(predictors: dict, logged: dict, experiment: str) -> dict[str, str]:
-    """Register the logged predictors (`log_transfer_models`); returns {registered name: version}."""
-    versions = {}
-    for key, (name, info) in logged.items():
-        task, model = key
-        predictor = predictors[key]
         fit = predictor.fit
-        versions[name] = register_transfer_model(info, name, {
+        versions[name] = log_transfer_model(predictor, name, {
             "z2h.experiment": experiment, "z2h.task": task, "z2h.model": model, "z2h.features": "+".join(fit.selected) or "none",
             "z2h.basis": fit.basis[:5000],
             "z2h.n_langs": len(predictor.langs), "z2h.interval_halfwidth": f"{fit.halfwidth:.2f}"})
