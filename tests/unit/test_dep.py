@@ -7,7 +7,7 @@ import torch
 
 from zero2hero.data.examples import WordExample
 from zero2hero.modeling.biaffine import MASKED, BiaffineDependencyHead, biaffine_arc_scores
-from zero2hero.modeling.heads import IGNORE
+from zero2hero.modeling.meta import IGNORE
 from zero2hero.modeling.mst import greedy_heads, mst_heads
 from zero2hero.stages.common import build_model
 from zero2hero.tasks import get_task

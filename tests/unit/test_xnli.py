@@ -7,7 +7,7 @@ import torch
 from zero2hero.data.xnli import NLI_LABELS, read_xnli_tsv
 from zero2hero.errors import DataError, Z2HError
 from zero2hero.modeling.encoder import load_tokenizer
-from zero2hero.modeling.model import ModelMeta
+from zero2hero.modeling.meta import ModelMeta
 from zero2hero.stages.common import build_model
 from zero2hero.tasks import get_task
 from zero2hero.training.config import TrainConfig

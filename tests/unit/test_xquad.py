@@ -13,7 +13,7 @@ from zero2hero.data.splits import load_split
 from zero2hero.data.squad import POOL_ARTICLES, read_squad_json
 from zero2hero.errors import DataError, Z2HError
 from zero2hero.modeling.encoder import load_tokenizer
-from zero2hero.modeling.model import ModelMeta
+from zero2hero.modeling.meta import ModelMeta
 from zero2hero.tasks import get_task
 from zero2hero.tasks.xquad_windows import answer_positions, best_span, window_features
 from zero2hero.training.config import TrainConfig

@@ -11,7 +11,8 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from .heads import IGNORE, gather_words
+from .heads import gather_words
+from .meta import IGNORE
 from .mst import greedy_heads, mst_heads
 
 MASKED = -1e9  # finite, so that rows of padded dependents never turn the loss into NaN

@@ -11,16 +11,9 @@ import torch
 from torch import nn
 
 from .heads import gather_words
+from .meta import OUTSIDE, may_follow
 
 FORBIDDEN = -1e4  # added to disallowed transitions: exp() underflows to 0, yet sums stay finite
-
-
-OUTSIDE = "O"  # also what "comes before" the first tag
-
-
-def may_follow(previous: str, tag: str) -> bool:
-    """The IOB2 rule, written once: an I-X continues a B-X or I-X entity; every other tag may follow anything."""
-    return not tag.startswith("I-") or (previous[:2] in ("B-", "I-") and previous[2:] == tag[2:])
 
 
 def iob2_allowed(labels: list[str]) -> tuple[torch.Tensor, torch.Tensor]:

@@ -5,7 +5,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-IGNORE = -100  # label id that the loss ignores (padding, words without a usable label)
+from .meta import IGNORE
 
 
 def gather_words(hidden: torch.Tensor, word_starts: torch.Tensor) -> torch.Tensor:

@@ -9,21 +9,10 @@ import torch
 from torch import nn
 
 from ..errors import Z2HError
+from .meta import ModelMeta
 
 META_FILE = "z2h_checkpoint.json"
 HEAD_FILE = "head.pt"
-
-
-@dataclass
-class ModelMeta:
-    """What a checkpoint needs besides weights to be rebuilt and used."""
-
-    task: str
-    model: str  # the encoder's original HF id or directory (recorded on every run)
-    labels: dict[str, list[str]] = field(default_factory=dict)  # label vocabularies by name
-    max_length: int = 512
-    model_name: str = ""  # slug used in run and registry names
-    head_config: dict = field(default_factory=dict)
 
 
 class TaskModel(nn.Module):

@@ -12,7 +12,8 @@ import mlflow
 from ..data.cache import cached_features
 from ..data.splits import Split
 from ..errors import Z2HError
-from ..modeling.model import ModelMeta, TaskModel
+from ..modeling.meta import ModelMeta
+from ..modeling.model import TaskModel
 from ..tracking.datasets import SplitDataset, log_split_inputs
 from ..tracking.registry import log_checkpoint_model
 from ..tracking.runs import log_metrics, log_params

@@ -10,14 +10,16 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
-from torch import nn
 
 from ..data.corpus import Corpus
 from ..languages import SOURCE_LANG
-from ..modeling.model import ModelMeta
+from ..modeling.meta import ModelMeta
+
+if TYPE_CHECKING:  # heads are built with torch; the registry is read without it (modeling/meta.py)
+    from torch import nn
 
 # k values of the study (docs/method.md §4): 0 = zero-shot
 STUDY_K = (0, 10, 50, 100, 500, 1000)

@@ -9,8 +9,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from ..modeling.biaffine import DEFAULT_CONFIG, BiaffineDependencyHead
-from ..modeling.heads import IGNORE
+from ..modeling.meta import IGNORE
 from .base import TrainDefaults
 from .word_level import UdTask
 
@@ -53,6 +52,8 @@ class DepTask(UdTask):
         return {self.relation_vocab: sorted({relation for ex in examples for relation in ex.relations})}
 
     def build_head(self, hidden_size, meta):
+        from ..modeling.biaffine import DEFAULT_CONFIG, BiaffineDependencyHead
+
         # defaults filled into the meta so that the checkpoint records how its head was built
         meta.head_config = {**DEFAULT_CONFIG, **meta.head_config}
         return BiaffineDependencyHead(hidden_size, len(meta.labels[self.relation_vocab]), meta.head_config)

@@ -8,7 +8,6 @@ Morphology is where agglutinative targets (Turkish, Finnish, Basque) differ most
 """
 from __future__ import annotations
 
-from ..modeling.heads import TokenClassificationHead
 from .base import TrainDefaults
 from .word_level import UdTask, per_token_cost, tag_accuracy
 
@@ -53,6 +52,8 @@ class FeatsTask(UdTask):
         return {"tags": sorted({tag for example in examples for tag in example.tags})}
 
     def build_head(self, hidden_size, meta):
+        from ..modeling.heads import TokenClassificationHead
+
         return TokenClassificationHead(hidden_size, len(meta.labels["tags"]))
 
     def score(self, examples, predictions):

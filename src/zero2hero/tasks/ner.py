@@ -14,8 +14,7 @@ import warnings
 
 from ..data.corpus import Corpus, HubSet
 from ..data.wikiann import read_wikiann, write_hub_rows
-from ..modeling.crf import OUTSIDE, CrfTaggingHead, may_follow
-from ..modeling.heads import IGNORE
+from ..modeling.meta import IGNORE, OUTSIDE, may_follow
 from .base import TrainDefaults
 from .word_level import WordLevelTask, tag_accuracy
 
@@ -78,6 +77,8 @@ class NerTask(WordLevelTask):
         return {"tags": [OUTSIDE] + [f"{prefix}-{kind}" for kind in types for prefix in ("B", "I")]}
 
     def build_head(self, hidden_size, meta):
+        from ..modeling.crf import CrfTaggingHead
+
         return CrfTaggingHead(hidden_size, meta.labels["tags"])
 
     def word_labels(self, example, meta):

@@ -1,11 +1,16 @@
 """Padding helpers every task's `collate` shares: ragged lists -> rectangular tensors."""
 from __future__ import annotations
 
-import torch
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import torch
 
 
 def pad(rows: list[list[int]], value: int) -> torch.Tensor:
     """Right-pad integer rows to the longest one: [[1, 2], [3]] -> tensor([[1, 2], [3, value]])."""
+    import torch  # here: the task registry is read without torch (modeling/meta.py)
+
     width = max((len(row) for row in rows), default=0)
     return torch.tensor([row + [value] * (width - len(row)) for row in rows], dtype=torch.long)
 

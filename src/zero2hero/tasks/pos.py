@@ -1,7 +1,6 @@
 """UD part-of-speech tagging: UPOS per word, linear classifier, accuracy."""
 from __future__ import annotations
 
-from ..modeling.heads import TokenClassificationHead
 from .base import TrainDefaults
 from .word_level import UdTask, per_token_cost, tag_accuracy
 
@@ -30,6 +29,8 @@ class PosTask(UdTask):
         return {"tags": list(UPOS) + extra}
 
     def build_head(self, hidden_size, meta):
+        from ..modeling.heads import TokenClassificationHead
+
         return TokenClassificationHead(hidden_size, len(meta.labels["tags"]))
 
     def score(self, examples, predictions):

@@ -11,14 +11,13 @@ from __future__ import annotations
 import logging
 
 import pandas as pd
-import torch
 
 from ..data.cache import cached_examples
 from ..data.conllu_reader import parse_conllu, read_conllu
 from ..data.corpus import Corpus
 from ..data.examples import WordExample
 from ..data.text import file_sha256
-from ..modeling.heads import IGNORE
+from ..modeling.meta import IGNORE
 from .base import Task
 from .padding import encoder_inputs, pad  # `pad` stays importable from here for the other word-level tasks
 
@@ -98,6 +97,8 @@ class WordLevelTask(Task):
         return features
 
     def collate(self, features, tokenizer):
+        import torch
+
         batch = {
             **encoder_inputs(features, tokenizer),
             "word_starts": pad([f["word_starts"] for f in features], 0),

@@ -9,7 +9,6 @@ held out as the source dev set; the English XNLI test split stays the test set.
 from __future__ import annotations
 
 import pandas as pd
-import torch
 
 from ..data.corpus import Corpus, HubSet
 from ..data.examples import NliExample
@@ -18,7 +17,6 @@ from ..data.squad_scoring import answer_tokens
 from ..data.stand_ins import real_or_stand_in
 from ..data.xnli import NLI_LABELS, read_xnli_tsv, write_nli_rows
 from ..languages import SOURCE_LANG
-from ..modeling.classification_head import SentenceClassificationHead
 from .base import Task, TrainDefaults
 from .padding import encoder_inputs
 
@@ -87,6 +85,8 @@ class XnliTask(Task):
         return {"labels": list(NLI_LABELS)}  # fixed order: every language and checkpoint agree
 
     def build_head(self, hidden_size, meta):
+        from ..modeling.classification_head import SentenceClassificationHead
+
         return SentenceClassificationHead(hidden_size, len(meta.labels["labels"]))
 
     # ---- features ----
@@ -107,6 +107,8 @@ class XnliTask(Task):
         return features
 
     def collate(self, features, tokenizer):
+        import torch
+
         batch = encoder_inputs(features, tokenizer)
         if features and "labels" in features[0]:
             batch["labels"] = torch.tensor([f["labels"] for f in features], dtype=torch.long)

@@ -12,7 +12,6 @@ import logging
 from collections import defaultdict
 
 import pandas as pd
-import torch
 
 from ..data.corpus import Corpus, HubSet
 from ..data.examples import QaExample
@@ -22,7 +21,6 @@ from ..data.squad_scoring import exact_match, squad_scores
 from ..data.stand_ins import real_or_stand_in
 from ..errors import Z2HError
 from ..languages import SOURCE_LANG
-from ..modeling.span_head import SpanHead
 from .base import Task, TrainDefaults
 from .padding import encoder_inputs
 from .xquad_windows import MAX_ANSWER_SUBWORDS, best_span, window_features
@@ -135,6 +133,8 @@ class XquadTask(Task):
         return {}
 
     def build_head(self, hidden_size, meta):
+        from ..modeling.span_head import SpanHead
+
         return SpanHead(hidden_size)
 
     # ---- features ----
@@ -146,6 +146,8 @@ class XquadTask(Task):
         return features
 
     def collate(self, features, tokenizer):
+        import torch
+
         batch = encoder_inputs(features, tokenizer)
         if features and "start_positions" in features[0]:
             for key in ("start_positions", "end_positions"):
