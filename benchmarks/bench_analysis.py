@@ -146,6 +146,7 @@ def main() -> None:
     parser.add_argument("--profile", action="store_true", help="profile the analysis of --runs runs, then stop")
     parser.add_argument("--profile_out", default="", help="with --profile: keep the cProfile stats in this file")
     args = parser.parse_args()
+    os.environ["MLFLOW_SUPPRESS_PRINTING_URL_TO_STDOUT"] = "true"  # the API fill below: no "View run" lines
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
         if args.profile:
