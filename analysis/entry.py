@@ -1,7 +1,7 @@
 """The `analysis` entry point. It asks the tracking server for the experiment's runs before it imports the
-analysis itself (scipy, matplotlib, lang2vec, the task registry with torch: about two seconds), so that the
-server searches while this process imports; for 10,000 runs the search is most of the server's work
-(benchmarks/README.md, analysis of 10,000 runs)."""
+analysis itself (scipy, matplotlib, the task registry) and reads lang2vec's files, so that the server searches
+while this process gets ready; for 10,000 runs the search is most of the server's work (benchmarks/README.md,
+analysis of 10,000 runs)."""
 from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
