@@ -24,14 +24,28 @@ class Terminated(KeyboardInterrupt):
     """SIGTERM (what `timeout`, SLURM and Ray send) handled like Ctrl-C: open runs end KILLED, summaries print."""
 
 
+# SIGTERMs received (their signal numbers): the handler's raise can be lost, see raise_if_terminated
+_RECEIVED: list[int] = []
+
+
 def raise_on_sigterm() -> None:
     """From now on SIGTERM raises `Terminated` in the main thread (call it from the main thread)."""
     import signal
 
     def handler(signum, frame):
+        _RECEIVED.append(signum)
         raise Terminated(f"terminated by signal {signum}")
 
     signal.signal(signal.SIGTERM, handler)
+
+
+def raise_if_terminated() -> None:
+    """Raise `Terminated` again if SIGTERM arrived. The handler raises wherever the main thread happens to be; when
+    that is a finalizer (a progress bar's or a generator's, run by the garbage collector), Python prints
+    "Exception ignored" and goes on, and the worker would finish its work as if no signal had come. The training
+    and scoring loops, grid cells and search trials call this at every step, batch, cell and trial."""
+    if _RECEIVED:
+        raise Terminated(f"terminated by signal {_RECEIVED[0]}")
 
 
 def choose(kind: str, value: str, valid) -> str:

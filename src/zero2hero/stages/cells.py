@@ -13,7 +13,7 @@ from mlflow.tracking import MlflowClient
 
 from ..config import Params, parse_params
 from ..data.fewshot import PoolSpec, TargetData
-from ..errors import Z2HError
+from ..errors import Z2HError, raise_if_terminated
 from ..tracking.queries import FinishedRuns
 from ..training.config import TrainConfig
 from .evaluate import evaluate_language, evaluate_params, lineage_tags, resolve_langs
@@ -88,6 +88,7 @@ class CellRunner:
         failures are recorded, not raised."""
         self.cells.append(cell)
         try:
+            raise_if_terminated()
             params = identity()
             found = self.finished.find(cell.stage, params)
             if found:

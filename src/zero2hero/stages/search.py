@@ -16,7 +16,7 @@ import mlflow
 import optuna
 
 from ..config import Params, params_for
-from ..errors import Z2HError
+from ..errors import Z2HError, raise_if_terminated
 from ..modeling.encoder import model_slug
 from .source import run_source, source_run_params, train_source
 from ..tracking.studies import StorageSecretError, masked_url, open_study, requeue, resolve_storage
@@ -93,6 +93,7 @@ def make_objective(task, params: Params, slug: str, study_name: str):
     """Optuna objective: one source training in a nested trial run; returns its best dev score."""
 
     def objective(trial) -> float:
+        raise_if_terminated()
         objective.started.append(trial.number)
         lr, epochs = _suggest(trial, params)
         config = trial_config(task, params, lr, epochs)

@@ -4,6 +4,7 @@ from __future__ import annotations
 import torch
 from tqdm.auto import tqdm
 
+from ..errors import raise_if_terminated
 from .batching import evaluation_batches, iterate_batches
 from .config import pick_device
 from .loop import autocast
@@ -27,6 +28,7 @@ def predict_features(model, task, tokenizer, features: list[dict], batch_size: i
     batches = evaluation_batches(lengths, batch_size, EVAL_TOKENS.get(device.type))
     for indices, batch in tqdm(iterate_batches(task, features, tokenizer, batches, device),
                                total=len(batches), desc=f"{task.name} predict", disable=not progress, leave=False):
+        raise_if_terminated()
         gold_free = {key: value for key, value in batch.items() if key not in ("labels", "heads", "relations")}
         with autocast(device):
             output = model(gold_free)

@@ -16,7 +16,7 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
-from ..errors import Z2HError
+from ..errors import Z2HError, raise_if_terminated
 from .batching import iterate_batches, length_grouped_batches, micro_batches
 from .callbacks import Callback
 from .config import TrainConfig, pick_device
@@ -164,6 +164,7 @@ def train(
             losses = []
             bar = tqdm(batches, desc=f"{task.name} epoch {epoch}/{config.epochs}", disable=not progress, leave=False)
             for indices in bar:
+                raise_if_terminated()
                 optimizer.zero_grad(set_to_none=True)
                 parts = micro_batches(indices, lengths, config.grad_accum, MICRO_BATCH_OVERHEAD.get(device.type))
                 collated = [batch for _, batch in iterate_batches(task, features, tokenizer, parts, device)]

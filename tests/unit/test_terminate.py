@@ -1,0 +1,55 @@
+"""SIGTERM is never lost: its handler raises `Terminated` wherever the main thread is, and where that raise lands in
+a finalizer Python only prints "Exception ignored"; the loops raise it again at their next step."""
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+
+from zero2hero import errors
+from zero2hero.data.conllu_reader import read_conllu
+from zero2hero.errors import Terminated
+from zero2hero.stages.common import build_model
+from zero2hero.tasks import get_task
+from zero2hero.training.config import TrainConfig
+from zero2hero.training.evaluator import evaluate
+from zero2hero.training.loop import train
+
+SWALLOWED = """
+import os, signal
+from zero2hero.errors import Terminated, raise_if_terminated, raise_on_sigterm
+raise_on_sigterm()
+
+class Bar:  # like a progress bar that closes itself when collected
+    def __del__(self):
+        os.kill(os.getpid(), signal.SIGTERM)
+        sum(range(100_000))  # the handler runs here, inside the finalizer
+
+Bar()
+print("went on", flush=True)
+try:
+    raise_if_terminated()
+except Terminated:
+    print("raised again", flush=True)
+"""
+
+
+def test_a_sigterm_raised_inside_a_finalizer_is_raised_again():
+    result = subprocess.run([sys.executable, "-c", SWALLOWED], capture_output=True, text=True, timeout=120)
+    assert "Exception ignored" in result.stderr and "Terminated" in result.stderr  # what Python does with it
+    assert result.stdout.split("\n")[:2] == ["went on", "raised again"]
+
+
+def test_training_and_scoring_stop_at_their_next_step_once_sigterm_came(tiny_bert, data_dir, monkeypatch):
+    task = get_task("pos")
+    examples = read_conllu(data_dir / "ud" / "en" / "en_ewt-ud-dev.conllu")[:16]
+    model, tokenizer = build_model(task, str(tiny_bert), None, task.label_vocabs(examples), 64)
+    features = task.encode(examples, tokenizer, model.meta, training=True)
+    config = TrainConfig(lr=1e-3, epochs=1, batch_size=8, max_length=64, seed=1)
+    train(model, task, tokenizer, features, config, progress=False)  # no signal: it runs
+    monkeypatch.setattr(errors, "_RECEIVED", [15])  # a SIGTERM whose raise was lost
+    with pytest.raises(Terminated):
+        train(model, task, tokenizer, features, config, progress=False)
+    with pytest.raises(Terminated):
+        evaluate(model, task, tokenizer, examples)
