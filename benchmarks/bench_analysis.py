@@ -128,14 +128,18 @@ def analysis(experiment: str, env: dict, out: Path, profile: Path | None = None)
     return time.perf_counter() - started
 
 
+def analysis_env(uri: str) -> dict:
+    """The environment an analysis subprocess runs in against the server at `uri`."""
+    return {**os.environ, "MLFLOW_TRACKING_URI": uri, "HF_HUB_OFFLINE": "1", "TQDM_DISABLE": "1",
+            "MLFLOW_SUPPRESS_PRINTING_URL_TO_STDOUT": "true"}
+
+
 def timed_on_server(root: Path, app: str | None, runs: int, profile: str = "") -> float:
     """A fresh server (`--app-name app`, or plain `mlflow server`) filled with `runs` runs; the analysis timed."""
     with LocalMlflowServer(root / "server", app=app) as server:
-        env = {**os.environ, "MLFLOW_TRACKING_URI": server.uri, "HF_HUB_OFFLINE": "1", "TQDM_DISABLE": "1",
-               "MLFLOW_SUPPRESS_PRINTING_URL_TO_STDOUT": "true"}
         seconds = fill_store(MlflowClient(server.uri), server.root / "mlflow.db", "bench-10k", runs)
         print(f"{app or 'plain'} server: filled {runs} runs in {seconds:.0f} s", flush=True)
-        return analysis("bench-10k", env, root / "out-10k", Path(profile) if profile else None)
+        return analysis("bench-10k", analysis_env(server.uri), root / "out-10k", Path(profile) if profile else None)
 
 
 def main() -> None:
@@ -165,8 +169,7 @@ def main() -> None:
         if not args.old_runs:
             return
         with LocalMlflowServer(tmp / "server-old") as server:
-            env = {**os.environ, "MLFLOW_TRACKING_URI": server.uri, "HF_HUB_OFFLINE": "1", "TQDM_DISABLE": "1",
-                   "MLFLOW_SUPPRESS_PRINTING_URL_TO_STDOUT": "true"}
+            env = analysis_env(server.uri)
             client = MlflowClient(server.uri)
             fill_api(client, "bench-new", args.old_runs, tagged=True)
             fill_api(client, "bench-old", args.old_runs, tagged=False)
