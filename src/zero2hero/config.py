@@ -15,7 +15,7 @@ from .data.fewshot import STRATEGIES, PoolSpec
 from .errors import Z2HError
 from .parameters import (Param, finite, list_of, nonneg_int, optional, param, params_of, pos_float, pos_int, shard,
                          yes_no)
-from .training.config import TrainConfig
+from .training.config import TrainConfig, precision_param
 
 
 def task_names() -> tuple[str, ...]:
@@ -77,6 +77,7 @@ class Evaluate:
     eval_batch_size: int = param(64, pos_int, "at most this many examples per batch at evaluation (on CPU "
                                              "also at most 1,024 padded tokens)")
     log_predictions: bool = param(False, yes_no, LOG_PREDICTIONS)
+    precision: str = precision_param()
 
 
 @dataclass

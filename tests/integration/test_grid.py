@@ -138,3 +138,24 @@ def test_a_plan_sets_the_broken_tree_policy_for_every_stage(tracking, tiny_bert,
     assert summary_total(capsys.readouterr().out) == [2, 0, 0]
     [source] = [r for r in cell_runs(MlflowClient(tracking), experiment, "FINISHED") if r.data.tags["z2h.stage"] == "source"]
     assert source.data.params["data.train.skipped_bad_trees"] == "1"
+
+
+def test_a_different_precision_is_a_different_cell(tracking, tiny_bert, data_dir, tmp_path, capsys):
+    """bf16 scores are not fp32 scores: `precision` in the plan runs every target cell again, records it, and gives
+    the runs their own config id, so the analysis never averages the two; the source (fp32) is reused."""
+    plan, experiment = write_plan(tmp_path, tiny_bert, data_dir, langs="[tr]", k="[0, 5]")
+    assert run_entry("grid", ["--plan", str(plan)]) == 0
+    assert summary_total(capsys.readouterr().out) == [4, 0, 0]
+    plan.write_text(plan.read_text().replace("evaluate: {max_eval_examples: 20}",
+                                             "evaluate: {max_eval_examples: 20, precision: bf16}"))
+    assert run_entry("grid", ["--plan", str(plan)]) == 0
+    assert summary_total(capsys.readouterr().out) == [3, 1, 0]
+    assert run_entry("grid", ["--plan", str(plan)]) == 0
+    assert summary_total(capsys.readouterr().out) == [0, 4, 0]
+    runs = [run for run in cell_runs(MlflowClient(tracking), experiment, "FINISHED")
+            if run.data.tags["z2h.stage"] != "source"]
+    by_precision = Counter(run.data.params.get("precision", "-") for run in runs)
+    assert by_precision == {"-": 3, "bf16": 3}
+    for name in {run.info.run_name for run in runs}:
+        pair = [run for run in runs if run.info.run_name == name]
+        assert len(pair) == 2 and len({run.data.tags["z2h.config_id"] for run in pair}) == 2, name

@@ -175,14 +175,14 @@ class CellRunner:
 
         def identity() -> dict:
             split = self._target(task, params.lang, params).test
-            return {**evaluate_params(task, source.model, source.uri, split, params.max_eval_examples), **extra,
-                    **data_hashes(split)}
+            return {**evaluate_params(task, source.model, source.uri, split, params.max_eval_examples,
+                                      params.precision), **extra, **data_hashes(split)}
 
         def evaluate() -> str:
             split = self._target(task, params.lang, params).test
             return evaluate_language(task, source.model, source.tokenizer, source.uri, lineage_tags(source.resolved),
                                      split, params.max_eval_examples, params.eval_batch_size, extra, plan.experiment,
-                                     params.log_predictions, params.system_metrics)[0]
+                                     params.log_predictions, params.system_metrics, params.precision)[0]
 
         self._cell(Cell("evaluate", task.name, model, params.lang, "0"), identity, evaluate)
 

@@ -42,23 +42,24 @@ def features_of(task, split: Split, tokenizer, meta, training: bool) -> list[dic
     return cached_features(task, split.examples, tokenizer, meta, split.content_key, training)
 
 
-def dev_scorer(task, split: Split, tokenizer, meta, batch_size: int):
+def dev_scorer(task, split: Split, tokenizer, meta, batch_size: int, precision: str = "auto"):
     """A `dev_score(model)` function for the training loop (features encoded once)."""
     features = features_of(task, split, tokenizer, meta, training=False)
 
     def score(model) -> float:
-        metrics = evaluate(model, task, tokenizer, split.examples, batch_size, features)
+        metrics = evaluate(model, task, tokenizer, split.examples, batch_size, features, precision=precision)
         return metrics[task.selection_metric or task.score_metric]
 
     return score
 
 
 def score_split(model, task, tokenizer, split: Split, batch_size: int, log: bool = True,
-                log_predictions: bool = False) -> dict[str, float]:
+                log_predictions: bool = False, precision: str = "auto") -> dict[str, float]:
     """Evaluate on a labelled split; log its metrics plus `score` (the task's headline metric) with `log_scores`,
     and with `log_predictions` the per-example record `predictions.jsonl`."""
     features = features_of(task, split, tokenizer, model.meta, training=False)
-    predictions = predict_examples(model, task, tokenizer, split.examples, batch_size, features, progress=True)
+    predictions = predict_examples(model, task, tokenizer, split.examples, batch_size, features, progress=True,
+                                   precision=precision)
     metrics = task.score(split.examples, predictions)
     broken = {name: value for name, value in metrics.items() if not math.isfinite(value)}
     if broken:

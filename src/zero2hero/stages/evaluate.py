@@ -64,27 +64,30 @@ def lineage_tags(resolved) -> dict[str, str]:
     return tags
 
 
-def evaluate_params(task, model, model_uri: str, split: Split, max_eval_examples: int) -> dict:
-    """The params of one zero-shot (k = 0) run (docs/interface.md, "What every run records")."""
+def evaluate_params(task, model, model_uri: str, split: Split, max_eval_examples: int, precision: str = "auto") -> dict:
+    """The params of one zero-shot (k = 0) run (docs/interface.md, "What every run records"); `precision` only when
+    set, as in TrainConfig.as_params."""
     return {"task": task.name, "model": model.meta.model, "model_name": model_slug(model.meta.model, model.meta.model_name),
             "model_uri": model_uri, "lang": split.lang, "k": 0, "split": split.name,
-            "max_eval_examples": max_eval_examples}
+            "max_eval_examples": max_eval_examples, **({"precision": precision} if precision != "auto" else {})}
 
 
 def evaluate_language(task, model, tokenizer, model_uri: str, tags: dict, split: Split, max_eval_examples: int,
                       eval_batch_size: int, extra_params: dict | None = None, experiment: str | None = None,
-                      log_predictions: bool = False, system_metrics: bool = False) -> tuple[str, float]:
+                      log_predictions: bool = False, system_metrics: bool = False,
+                      precision: str = "auto") -> tuple[str, float]:
     """Score a loaded model on one language's split in a nested `evaluate` run; returns (run id, score).
 
     Used per language by the `evaluate` entry point and per zero-shot cell by `grid` (model and data loaded once).
     """
-    params = {**evaluate_params(task, model, model_uri, split, max_eval_examples), **(extra_params or {})}
+    params = {**evaluate_params(task, model, model_uri, split, max_eval_examples, precision), **(extra_params or {})}
     name = run_name("evaluate", task.name, params["model_name"], split.lang, k=0)
     with stage_run("evaluate", name, tags={**tags, **split.tags, **config_tags(params)}, nested=True,
                    experiment=experiment, system_metrics=system_metrics) as run:
         log_params(params)
         log_splits(split)
-        score = score_split(model, task, tokenizer, split, eval_batch_size, log_predictions=log_predictions)["score"]
+        score = score_split(model, task, tokenizer, split, eval_batch_size, log_predictions=log_predictions,
+                            precision=precision)["score"]
         print(f"evaluate {task.name} {params['model_name']} {split.lang}: {task.score_metric} {score:.2f}")
     return run.info.run_id, score
 
@@ -98,13 +101,14 @@ def run_evaluate(params: Params) -> str:
     tags = lineage_tags(resolved)
     with stage_run("evaluate", run_name("evaluate", task.name, slug), tags=tags) as parent:
         log_params({"task": task.name, "model": model.meta.model, "model_uri": params.model_uri,
-                    "langs": ",".join(langs), "split": params.split, "max_eval_examples": params.max_eval_examples})
+                    "langs": ",".join(langs), "split": params.split, "max_eval_examples": params.max_eval_examples,
+                    **({"precision": params.precision} if params.precision != "auto" else {})})
         scores = {}
         for lang in langs:
             split = load_split(task, params.data_dir, lang, params.split, params.max_eval_examples)
             _, scores[lang] = evaluate_language(task, model, tokenizer, params.model_uri, tags, split,
                                                 params.max_eval_examples, params.eval_batch_size,
                                                 log_predictions=params.log_predictions,
-                                                system_metrics=params.system_metrics)
+                                                system_metrics=params.system_metrics, precision=params.precision)
         mlflow.log_metrics({f"score_{lang}": value for lang, value in scores.items()})
         return parent.info.run_id

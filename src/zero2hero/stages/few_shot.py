@@ -94,7 +94,7 @@ def _continue_training(task, source: SourceModel, target: TargetData, sample, co
     features = features_of(task, sample.split, source.tokenizer, model.meta, training=True)
     callbacks = [MlflowTrainingLogger()]
     if dev_curve and target.dev is not None:
-        score = dev_scorer(task, target.dev, source.tokenizer, model.meta, config.eval_batch_size)
+        score = dev_scorer(task, target.dev, source.tokenizer, model.meta, config.eval_batch_size, config.precision)
         callbacks.append(DevCurve(model, score))
     train(model, task, source.tokenizer, features, config, None, callbacks)
     return model
@@ -125,7 +125,8 @@ def few_shot_run(task, source: SourceModel, target: TargetData, params: Params, 
             mlflow.log_text(sample.jsonl() if sample else "", SHOTS_FILE)
         model = _continue_training(task, source, target, sample, config, params.dev_curve)
         metrics = score_split(model, task, source.tokenizer, target.test, config.eval_batch_size,
-                              log=not params.log_checkpoint, log_predictions=params.log_predictions)
+                              log=not params.log_checkpoint, log_predictions=params.log_predictions,
+                              precision=config.precision)
         if params.log_checkpoint:  # the scores go onto the logged model as well
             log_scores(metrics, target.test, log_model(model, source.tokenizer)[2])
         print(f"few_shot {task.name} {source.slug} {params.lang} k={params.k} {params.sampling} s{config.seed}: "

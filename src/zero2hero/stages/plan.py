@@ -28,7 +28,7 @@ NOT_IN_PLANS = {"bad_trees"}
 SECTIONS = {
     "source": [p for p in params_for("source") if p.name not in PLAN_OWNED["source"] | NOT_IN_PLANS],
     "few_shot": [p for p in params_for("few_shot") if p.name not in PLAN_OWNED["few_shot"] | NOT_IN_PLANS],
-    "evaluate": [p for p in params_for("few_shot") if p.name in ("max_eval_examples", "eval_batch_size")],
+    "evaluate": [p for p in params_for("few_shot") if p.name in ("max_eval_examples", "eval_batch_size", "precision")],
 }
 KEYS = ("experiment", "tasks", "models", "langs", "k", "sampling", "seeds", "data_dir", "bad_trees", *SECTIONS,
         "executor")

@@ -61,8 +61,9 @@ def default_study_name(task, params: Params, slug: str) -> str:
     """Readable, and distinct for every setting that changes results, so different searches never mix."""
     settings = {name: params.values[name] for name in sorted(params.values)
                 if name not in ("n_trials", "storage", "study_name", "register", "register_as", "alias")}
-    if settings.get("bad_trees") == "error":  # the default: leaves the names of studies made before it existed
-        del settings["bad_trees"]
+    for name, default in (("bad_trees", "error"), ("precision", "auto")):
+        if settings.get(name) == default:  # the default leaves the names of studies made before it existed
+            del settings[name]
     digest = hashlib.sha256(json.dumps(settings, sort_keys=True, default=str).encode()).hexdigest()[:8]
     return f"z2h-{task.name}-{slug}-{params.sampler}-{digest}"
 

@@ -34,7 +34,7 @@ def train_source(task, params: Params, config: TrainConfig, callbacks=()):
     model, tokenizer = build_model(task, params.model, params.model_revision, task.label_vocabs(train_split.examples),
                                    config.max_length, model_slug(params.model, params.model_name), config.seed)
     train_features = features_of(task, train_split, tokenizer, model.meta, training=True)
-    dev_score = dev_scorer(task, dev_split, tokenizer, model.meta, config.eval_batch_size)
+    dev_score = dev_scorer(task, dev_split, tokenizer, model.meta, config.eval_batch_size, config.precision)
     result = train(model, task, tokenizer, train_features, config, dev_score,
                    [MlflowTrainingLogger(), *callbacks])
     return model, tokenizer, result, (train_split, dev_split, test_split)
@@ -65,7 +65,8 @@ def run_source(params: Params, nested: bool = False, experiment: str | None = No
         log_params(source_run_params(task, params, config))
         model, tokenizer, result, (_, _, test_split) = train_source(task, params, config)
         log_params({"best_epoch": result.best_epoch})
-        metrics = score_split(model, task, tokenizer, test_split, config.eval_batch_size, log=False)
+        metrics = score_split(model, task, tokenizer, test_split, config.eval_batch_size, log=False,
+                              precision=config.precision)
         model_uri, version, model_id = log_model(
             model, tokenizer, register_as=name, alias=params.alias,
             tags={"task": task.name, "model": params.model, "score": f"{metrics['score']:.2f}"},

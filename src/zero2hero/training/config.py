@@ -10,6 +10,15 @@ from dataclasses import asdict, dataclass, fields
 from ..parameters import nonneg_float, nonneg_int, param, pos_float, pos_int, ratio, yes_no
 
 TASK_DEFAULT = "task default: docs/method.md §3"
+PRECISIONS = ("auto", "fp32", "bf16")
+
+
+def precision_param():
+    """The `precision` parameter of every stage that runs a model (training and scoring use the same)."""
+    return param("auto", str, "number format of the forward passes: auto = bf16 autocast on CUDA, fp32 on CPU; "
+                              "bf16 = bf16 autocast on any device (on CPUs with AMX about 2x faster scoring); "
+                              "fp32 = no autocast. Recorded (and part of a cell's identity) only when not auto",
+                 PRECISIONS)
 
 
 @dataclass
@@ -30,6 +39,7 @@ class TrainConfig:
     freeze_embeddings: bool = param(False, yes_no, "keep the embedding matrix fixed (much faster optimiser steps on CPU)")
     eval_batch_size: int = param(64, pos_int, "at most this many examples per batch at evaluation (on CPU "
                                              "also at most 1,024 padded tokens)")
+    precision: str = precision_param()
     max_grad_norm: float = 1.0  # gradient clipping of every run (not a parameter)
 
     @classmethod
@@ -41,7 +51,8 @@ class TrainConfig:
         return cls(**{k: v for k, v in merged.items() if k in names})
 
     def as_params(self) -> dict:
-        return asdict(self)
+        """What a run logs; `precision` only when set, so that runs from before the option stay reusable."""
+        return {key: value for key, value in asdict(self).items() if key != "precision" or value != "auto"}
 
 
 def pick_device() -> "torch.device":

@@ -18,7 +18,8 @@ EVAL_TOKENS = {"cpu": 1024}
 
 
 @torch.inference_mode()
-def predict_features(model, task, tokenizer, features: list[dict], batch_size: int = 64, progress: bool = False) -> list:
+def predict_features(model, task, tokenizer, features: list[dict], batch_size: int = 64, progress: bool = False,
+                     precision: str = "auto") -> list:
     """Decoded head output for every feature, in feature order (batches are length-sorted internally, at most
     `batch_size` features and, on CPU, EVAL_TOKENS padded tokens each)."""
     device = next(model.parameters()).device if any(True for _ in model.parameters()) else pick_device()
@@ -30,22 +31,24 @@ def predict_features(model, task, tokenizer, features: list[dict], batch_size: i
                                total=len(batches), desc=f"{task.name} predict", disable=not progress, leave=False):
         raise_if_terminated()
         gold_free = {key: value for key, value in batch.items() if key not in ("labels", "heads", "relations")}
-        with autocast(device):
+        with autocast(device, precision):
             output = model(gold_free)
         for index, decoded in zip(indices, model.decode(output, batch)):
             outputs[index] = decoded
     return outputs
 
 
-def predict_examples(model, task, tokenizer, examples: list, batch_size: int = 64, features=None, progress=False) -> list:
+def predict_examples(model, task, tokenizer, examples: list, batch_size: int = 64, features=None, progress=False,
+                     precision: str = "auto") -> list:
     """One prediction per example (features encoded here unless given)."""
     if features is None:
         features = task.encode(examples, tokenizer, model.meta, training=False)
-    decoded = predict_features(model, task, tokenizer, features, batch_size, progress)
+    decoded = predict_features(model, task, tokenizer, features, batch_size, progress, precision)
     return task.finalize(examples, features, decoded, model.meta)
 
 
-def evaluate(model, task, tokenizer, examples: list, batch_size: int = 64, features=None, progress=False) -> dict[str, float]:
+def evaluate(model, task, tokenizer, examples: list, batch_size: int = 64, features=None, progress=False,
+             precision: str = "auto") -> dict[str, float]:
     """The task's metrics (percent) on labelled examples."""
-    predictions = predict_examples(model, task, tokenizer, examples, batch_size, features, progress)
+    predictions = predict_examples(model, task, tokenizer, examples, batch_size, features, progress, precision)
     return task.score(examples, predictions)

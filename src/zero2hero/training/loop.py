@@ -39,10 +39,12 @@ def seed_everything(seed: int) -> None:
     torch.use_deterministic_algorithms(True, warn_only=True)
 
 
-def autocast(device: torch.device):
-    """bf16 autocast on CUDA; plain fp32 on CPU (bf16 matmuls are slower than fp32 on most CPUs)."""
-    if device.type == "cuda":
-        return torch.autocast("cuda", dtype=torch.bfloat16)
+def autocast(device: torch.device, precision: str = "auto"):
+    """The forward pass's number format (the `precision` parameter): auto = bf16 autocast on CUDA and plain fp32
+    on CPU (bf16 matmuls are slower than fp32 on most CPUs; CPUs with AMX are the exception); bf16 = bf16 autocast
+    on any device; fp32 = none. Heads turn their outputs to fp32 before losses and decoding."""
+    if precision == "bf16" or (precision == "auto" and device.type == "cuda"):
+        return torch.autocast(device.type, dtype=torch.bfloat16)
     return contextlib.nullcontext()
 
 
@@ -88,7 +90,7 @@ def make_optimizer(parameters: list, config: TrainConfig, device: torch.device) 
 MICRO_BATCH_OVERHEAD = {"cpu": 64}
 
 
-def backward(model, micro_batches: list[dict], device: torch.device) -> torch.Tensor | None:
+def backward(model, micro_batches: list[dict], device: torch.device, precision: str = "auto") -> torch.Tensor | None:
     """Forward and backward over the collated micro-batches of one step; returns the step's loss (detached).
 
     Each micro-batch's loss terms are weighted by its share of the items they average over (labelled words, or
@@ -102,7 +104,7 @@ def backward(model, micro_batches: list[dict], device: torch.device) -> torch.Te
         weights = [tuple(n / total if total else 0.0 for n, total in zip(row, totals)) for row in counts]
     summed = None
     for batch, shares in zip(micro_batches, weights):
-        with autocast(device):
+        with autocast(device, precision):
             output = model(batch)
         loss = output["loss"] if shares is None else sum(
             term * share for term, share in zip(output.get("loss_parts", (output["loss"],)), shares)
@@ -168,7 +170,7 @@ def train(
                 optimizer.zero_grad(set_to_none=True)
                 parts = micro_batches(indices, lengths, config.grad_accum, MICRO_BATCH_OVERHEAD.get(device.type))
                 collated = [batch for _, batch in iterate_batches(task, features, tokenizer, parts, device)]
-                summed = backward(model, collated, device)
+                summed = backward(model, collated, device, config.precision)
                 # the step's one host sync; a non-finite loss stops before the update
                 batch_loss = summed.item() if summed is not None else math.nan
                 check_finite("train_loss", batch_loss, f"step {step + 1} (epoch {epoch})", config)
