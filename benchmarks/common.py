@@ -51,12 +51,12 @@ def load_examples(data_dir: str, sentences: int) -> list:
     return read_conllu(Path(data_dir) / "ud" / "en" / "en_ewt-ud-train.conllu")[:sentences]
 
 
-def fresh_setup(examples, batch_size: int):
+def fresh_setup(examples, batch_size: int, precision: str = "auto"):
     """(task, model, tokenizer, training features, config): the same initial weights every call."""
     task = get_task("pos")
     model, tokenizer = build_model(task, minilm_dir(), None, task.label_vocabs(examples), 512, seed=SEED)
     features = task.encode(examples, tokenizer, model.meta, training=True)
-    config = TrainConfig(lr=LR, epochs=1, batch_size=batch_size, max_length=512, seed=SEED)
+    config = TrainConfig(lr=LR, epochs=1, batch_size=batch_size, max_length=512, seed=SEED, precision=precision)
     return task, model, tokenizer, features, config
 
 
