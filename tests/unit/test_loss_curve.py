@@ -129,7 +129,7 @@ def test_micro_batches_of_similar_length_give_the_gradient_of_the_whole_batch(ta
     model, tokenizer = build_model(task, str(tiny_bert), None, task.label_vocabs(examples[:6]), 64)
     features = task.encode(examples, tokenizer, model.meta, training=True)  # half the labels unseen: IGNORE
     lengths = [task.feature_length(f) for f in features]
-    parts = micro_batches(list(range(len(features))), lengths, 1, MICRO_BATCH_OVERHEAD["cpu"])
+    parts = micro_batches(list(range(len(features))), lengths, 1, MICRO_BATCH_OVERHEAD["cpu", "fp32"])
     assert 1 < len(parts) < len(features)  # cut by length, not one per example
     assert sum(len(p) for p in parts) * max(lengths) > 1.3 * sum(len(p) * max(lengths[i] for i in p) for p in parts)
     model.eval()

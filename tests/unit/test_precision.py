@@ -67,3 +67,13 @@ def _required(entry: str) -> list[str]:
     return {"source": ["--task", "pos"], "search": ["--task", "pos"],
             "evaluate": ["--task", "pos", "--model_uri", "m"],
             "few_shot": ["--task", "pos", "--model_uri", "m", "--lang", "tr", "--k", "5"]}[entry]
+
+
+def test_auto_means_bf16_on_cuda_and_fp32_on_cpu():
+    from zero2hero.training.loop import MICRO_BATCH_OVERHEAD, number_format
+
+    cpu, cuda = torch.device("cpu"), torch.device("cuda")
+    assert [number_format(cpu, p) for p in ("auto", "fp32", "bf16")] == ["fp32", "fp32", "bf16"]
+    assert [number_format(cuda, p) for p in ("auto", "fp32", "bf16")] == ["bf16", "fp32", "bf16"]
+    # bf16 makes a token cheaper but not a forward call: CPU micro-batches are cut less eagerly under it
+    assert MICRO_BATCH_OVERHEAD["cpu", "bf16"] > MICRO_BATCH_OVERHEAD["cpu", "fp32"]

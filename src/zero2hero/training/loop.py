@@ -39,11 +39,16 @@ def seed_everything(seed: int) -> None:
     torch.use_deterministic_algorithms(True, warn_only=True)
 
 
+def number_format(device: torch.device, precision: str = "auto") -> str:
+    """What the `precision` parameter means on `device`: auto = bf16 on CUDA and fp32 on CPU (bf16 matmuls are
+    slower than fp32 on most CPUs; CPUs with AMX are the exception); bf16 and fp32 = themselves."""
+    return "bf16" if precision == "bf16" or (precision == "auto" and device.type == "cuda") else "fp32"
+
+
 def autocast(device: torch.device, precision: str = "auto"):
-    """The forward pass's number format (the `precision` parameter): auto = bf16 autocast on CUDA and plain fp32
-    on CPU (bf16 matmuls are slower than fp32 on most CPUs; CPUs with AMX are the exception); bf16 = bf16 autocast
-    on any device; fp32 = none. Heads turn their outputs to fp32 before losses and decoding."""
-    if precision == "bf16" or (precision == "auto" and device.type == "cuda"):
+    """bf16 autocast where the precision means bf16 (weights and optimizer stay fp32), else nothing. Heads turn
+    their outputs to fp32 before losses and decoding."""
+    if number_format(device, precision) == "bf16":
         return torch.autocast(device.type, dtype=torch.bfloat16)
     return contextlib.nullcontext()
 
@@ -83,11 +88,13 @@ def make_optimizer(parameters: list, config: TrainConfig, device: torch.device) 
                              **({"fused": True} if fused else {"foreach": True}))
 
 
-# What one more micro-batch costs (forward and backward), in padded tokens, by device; none: no cutting by length.
-# On 2 CPU cores a MiniLM forward and backward cost about the same per token from ~100 tokens a batch up, so ten
-# few-shot sentences run faster as a few micro-batches of similar length than padded to the longest (benchmarks/
-# README.md). On CUDA a batch runs in parallel and padding is cheap; not measured there, so not cut.
-MICRO_BATCH_OVERHEAD = {"cpu": 64}
+# What one more micro-batch costs (forward and backward), in padded tokens, by device and number format; none: no
+# cutting by length. On 2 CPU cores a MiniLM forward and backward cost about the same per token from ~100 tokens a
+# batch up, so ten few-shot sentences run faster as a few micro-batches of similar length than padded to the
+# longest (benchmarks/README.md). bf16 (AMX) makes a token about twice as cheap but not a call, so a micro-batch
+# costs more tokens' worth: 256 was the fastest of 64-512. On CUDA a batch runs in parallel and padding is cheap;
+# not measured there, so not cut.
+MICRO_BATCH_OVERHEAD = {("cpu", "fp32"): 64, ("cpu", "bf16"): 256}
 
 
 def backward(model, micro_batches: list[dict], device: torch.device, precision: str = "auto") -> torch.Tensor | None:
@@ -160,6 +167,7 @@ def train(
             callback.on_train_begin(total_steps)
 
         result, best_state, step = TrainResult(best_epoch=0, best_dev_score=None), None, 0
+        overhead = MICRO_BATCH_OVERHEAD.get((device.type, number_format(device, config.precision)))
         for epoch in range(1, config.epochs + 1):
             model.train()
             batches = length_grouped_batches(lengths, config.batch_size, config.seed * 1000 + epoch, group_by_length)
@@ -168,7 +176,7 @@ def train(
             for indices in bar:
                 raise_if_terminated()
                 optimizer.zero_grad(set_to_none=True)
-                parts = micro_batches(indices, lengths, config.grad_accum, MICRO_BATCH_OVERHEAD.get(device.type))
+                parts = micro_batches(indices, lengths, config.grad_accum, overhead)
                 collated = [batch for _, batch in iterate_batches(task, features, tokenizer, parts, device)]
                 summed = backward(model, collated, device, config.precision)
                 # the step's one host sync; a non-finite loss stops before the update
