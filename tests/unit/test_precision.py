@@ -77,3 +77,15 @@ def test_auto_means_bf16_on_cuda_and_fp32_on_cpu():
     assert [number_format(cuda, p) for p in ("auto", "fp32", "bf16")] == ["bf16", "fp32", "bf16"]
     # bf16 makes a token cheaper but not a forward call: CPU micro-batches are cut less eagerly under it
     assert MICRO_BATCH_OVERHEAD["cpu", "bf16"] > MICRO_BATCH_OVERHEAD["cpu", "fp32"]
+
+
+def test_a_search_study_is_named_as_before_unless_precision_is_set():
+    from zero2hero.stages.search import default_study_name
+
+    task = get_task("pos")
+    auto = parse_params("search", ["--task", "pos"])
+    before = parse_params("search", ["--task", "pos"])
+    del before.values["precision"]  # the params of a search from before the option existed
+    bf16 = parse_params("search", ["--task", "pos", "--precision", "bf16"])
+    assert default_study_name(task, auto, "m") == default_study_name(task, before, "m")
+    assert default_study_name(task, bf16, "m") != default_study_name(task, auto, "m")
