@@ -16,7 +16,7 @@ from ..tracking.registry import resolve_model
 from ..tracking.queries import config_tags
 from ..tracking.runs import log_params, run_name, stage_run
 from ..tracking.server import check_tracking_server
-from ..training.config import pick_device
+from ..training.config import pick_device, precision_record
 from .common import log_splits, score_split
 
 log = logging.getLogger(__name__)
@@ -65,11 +65,10 @@ def lineage_tags(resolved) -> dict[str, str]:
 
 
 def evaluate_params(task, model, model_uri: str, split: Split, max_eval_examples: int, precision: str = "auto") -> dict:
-    """The params of one zero-shot (k = 0) run (docs/interface.md, "What every run records"); `precision` only when
-    set, as in TrainConfig.as_params."""
+    """The params of one zero-shot (k = 0) run (docs/interface.md, "What every run records")."""
     return {"task": task.name, "model": model.meta.model, "model_name": model_slug(model.meta.model, model.meta.model_name),
             "model_uri": model_uri, "lang": split.lang, "k": 0, "split": split.name,
-            "max_eval_examples": max_eval_examples, **({"precision": precision} if precision != "auto" else {})}
+            "max_eval_examples": max_eval_examples, **precision_record(precision)}
 
 
 def evaluate_language(task, model, tokenizer, model_uri: str, tags: dict, split: Split, max_eval_examples: int,
@@ -102,7 +101,7 @@ def run_evaluate(params: Params) -> str:
     with stage_run("evaluate", run_name("evaluate", task.name, slug), tags=tags) as parent:
         log_params({"task": task.name, "model": model.meta.model, "model_uri": params.model_uri,
                     "langs": ",".join(langs), "split": params.split, "max_eval_examples": params.max_eval_examples,
-                    **({"precision": params.precision} if params.precision != "auto" else {})})
+                    **precision_record(params.precision)})
         scores = {}
         for lang in langs:
             split = load_split(task, params.data_dir, lang, params.split, params.max_eval_examples)

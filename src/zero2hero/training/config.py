@@ -21,6 +21,11 @@ def precision_param():
                  PRECISIONS)
 
 
+def precision_record(precision: str) -> dict:
+    """The `precision` param a run logs: none for auto, so that runs from before the option keep their identity."""
+    return {"precision": precision} if precision != "auto" else {}
+
+
 @dataclass
 class TrainConfig:
     lr: float | None = param(None, pos_float, f"peak learning rate ({TASK_DEFAULT})")
@@ -51,8 +56,10 @@ class TrainConfig:
         return cls(**{k: v for k, v in merged.items() if k in names})
 
     def as_params(self) -> dict:
-        """What a run logs; `precision` only when set, so that runs from before the option stay reusable."""
-        return {key: value for key, value in asdict(self).items() if key != "precision" or value != "auto"}
+        """What a run logs (`precision` as `precision_record` has it)."""
+        values = asdict(self)
+        precision = values.pop("precision")
+        return {**values, **precision_record(precision)}
 
 
 def pick_device() -> "torch.device":
