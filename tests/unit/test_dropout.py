@@ -61,7 +61,8 @@ def test_attention_is_sdpa_math_with_the_stream_mask(mask_kind):
     query, key, value = (torch.randn(3, 4, 7, 8) for _ in range(3))
     allowed = torch.ones(3, 1, 7, 7, dtype=torch.bool)
     allowed[0, ..., 5:] = False  # the first sequence has two padding positions
-    mask = {"none": None, "bool": allowed, "additive": torch.where(allowed, 0.0, torch.finfo(torch.float32).min)}[mask_kind]
+    additive = torch.where(allowed, 0.0, torch.finfo(torch.float32).min)
+    mask = {"none": None, "bool": allowed, "additive": additive}[mask_kind]
     module, p, scaling = _Attention(), 0.25, 0.3
     token = seeded._current.set(MaskStream(5))
     try:

@@ -48,25 +48,35 @@ class MaskStream:
 
     def uniform(self, n: int) -> torch.Tensor:
         """n uniform float32 draws in [0, 1)."""
-        out = np.empty(n, dtype=np.float32)
-        half = n // 2
-        first, second = self.streams
-        if n >= PARALLEL_FROM and torch.get_num_threads() > 1:  # numpy fills without the GIL
-            pending = _helper().submit(second.random, out=out[half:], dtype=np.float32)
-            first.random(out=out[:half], dtype=np.float32)
-            pending.result()
-        else:
-            first.random(out=out[:half], dtype=np.float32)
-            second.random(out=out[half:], dtype=np.float32)
-        return torch.from_numpy(out)
+        return torch.from_numpy(self._fill(n, None))
 
     def mask(self, like: torch.Tensor, p: float) -> torch.Tensor:
-        """A mask shaped and typed like `like`: 1 / (1 - p) with probability 1 - p, else 0."""
+        """A mask shaped and typed like `like`: 1 / (1 - p) where a uniform draw is below 1 - p, else 0."""
         keep = 1.0 - p
         if keep <= 0.0:
             return torch.zeros_like(like)
-        drawn = self.uniform(like.numel()).view(like.shape) < keep
-        return drawn.to(device=like.device, dtype=like.dtype).mul_(1.0 / keep)
+        drawn = torch.from_numpy(self._fill(like.numel(), keep)).view(like.shape)
+        return drawn.to(device=like.device, dtype=like.dtype)
+
+    def _fill(self, n: int, keep: float | None) -> np.ndarray:
+        """n uniform draws, or with `keep` the scaled mask they give: each half from its own stream, turned into
+        mask values by numpy where it was drawn (without the GIL, on the helper thread for the second half)."""
+        out = np.empty(n, dtype=np.float32)
+        halves = [(self.streams[0], out[: n // 2]), (self.streams[1], out[n // 2 :])]
+
+        def half(stream, values):
+            stream.random(out=values, dtype=np.float32)
+            if keep is not None:
+                np.multiply(np.less(values, np.float32(keep)), np.float32(1.0 / keep), out=values)
+
+        if n >= PARALLEL_FROM and torch.get_num_threads() > 1:
+            pending = _helper().submit(half, *halves[1])
+            half(*halves[0])
+            pending.result()
+        else:
+            for stream, values in halves:
+                half(stream, values)
+        return out
 
     def dropout(self, x: torch.Tensor, p: float) -> torch.Tensor:
         return x * self.mask(x, p) if p > 0.0 else x
@@ -93,12 +103,12 @@ def _attention(module, query, key, value, attention_mask, dropout: float = 0.0, 
     with torch.autocast(query.device.type, enabled=False):
         query, key, value = query.float(), key.float(), value.float()
         scale = scaling if scaling is not None else query.shape[-1] ** -0.5
-        scores = torch.matmul(query, key.transpose(-2, -1)).mul_(scale)
+        scores = torch.matmul(query * scale, key.transpose(-2, -1))  # scaling the smaller tensor
         if attention_mask is not None:
-            if attention_mask.dtype == torch.bool:  # True: attend
-                scores = scores.masked_fill(attention_mask.logical_not(), torch.finfo(scores.dtype).min)
-            else:
-                scores = scores + attention_mask
+            if attention_mask.dtype == torch.bool:  # True: attend; added as 0 / the lowest float, as torch does
+                additive = torch.zeros(attention_mask.shape, dtype=scores.dtype, device=scores.device)
+                attention_mask = additive.masked_fill_(attention_mask.logical_not(), torch.finfo(scores.dtype).min)
+            scores.add_(attention_mask)  # an addition passes the gradient through as it is
         weights = stream.dropout(torch.softmax(scores, dim=-1), dropout)
         output = torch.matmul(weights, value).to(dtype)
     return output.transpose(1, 2).contiguous(), None

@@ -46,7 +46,8 @@ def seed_everything(seed: int) -> None:
 
 def number_format(device: torch.device, precision: str = "auto") -> str:
     """What the `precision` parameter means on `device`: auto = bf16 on CUDA and fp32 on CPU (bf16 matmuls are
-    slower than fp32 on most CPUs; CPUs with AMX are the exception); bf16 and fp32 = themselves."""
+    slower than fp32 on CPUs without bf16 instructions; with AMX or AVX-512 BF16 they are faster); bf16 and fp32 =
+    themselves."""
     return "bf16" if precision == "bf16" or (precision == "auto" and device.type == "cuda") else "fp32"
 
 
