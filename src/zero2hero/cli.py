@@ -7,7 +7,7 @@ import os
 import sys
 from importlib import import_module
 
-from .errors import Terminated, Z2HError, raise_on_sigterm
+from .errors import Terminated, Z2HError, raise_on_signals
 
 # entry point -> "module:function" taking Params; imported only when run so `z2h --help` stays fast
 RUNNERS = {
@@ -77,7 +77,7 @@ def run_entry(entry: str, argv: list[str]) -> int:
     if any(arg in ("-h", "--help") for arg in argv):
         build_help(entry).print_help()
         return 0
-    raise_on_sigterm()
+    raise_on_signals()
     try:
         params = parse_params(entry, argv)
         _setup_environment()

@@ -24,28 +24,39 @@ class Terminated(KeyboardInterrupt):
     """SIGTERM (what `timeout`, SLURM and Ray send) handled like Ctrl-C: open runs end KILLED, summaries print."""
 
 
-# SIGTERMs received (their signal numbers): the handler's raise can be lost, see raise_if_terminated
+# SIGTERMs and SIGINTs received (their signal numbers): the handler's raise can be lost, see raise_if_terminated
 _RECEIVED: list[int] = []
 
 
-def raise_on_sigterm() -> None:
-    """From now on SIGTERM raises `Terminated` in the main thread (call it from the main thread)."""
+def _interruption(signum: int) -> KeyboardInterrupt:
+    import signal
+
+    return Terminated(f"terminated by signal {signum}") if signum == signal.SIGTERM else KeyboardInterrupt()
+
+
+def raise_on_signals() -> None:
+    """From now on SIGTERM raises `Terminated` and Ctrl-C (SIGINT) `KeyboardInterrupt` in the main thread, and both
+    are remembered (call it from the main thread). A SIGINT that was ignored when the program started stays
+    ignored."""
     import signal
 
     def handler(signum, frame):
         _RECEIVED.append(signum)
-        raise Terminated(f"terminated by signal {signum}")
+        raise _interruption(signum)
 
     signal.signal(signal.SIGTERM, handler)
+    if signal.getsignal(signal.SIGINT) is signal.default_int_handler:
+        signal.signal(signal.SIGINT, handler)
 
 
 def raise_if_terminated() -> None:
-    """Raise `Terminated` again if SIGTERM arrived. The handler raises wherever the main thread happens to be; when
-    that is a finalizer (a progress bar's or a generator's, run by the garbage collector), Python prints
-    "Exception ignored" and goes on, and the worker would finish its work as if no signal had come. The training
-    and scoring loops, grid cells and search trials call this at every step, batch, cell and trial."""
+    """Raise `Terminated` (SIGTERM) or `KeyboardInterrupt` (Ctrl-C) again if the signal arrived. The handler raises
+    wherever the main thread happens to be; when that is a finalizer (a progress bar's or a generator's, run by the
+    garbage collector) or C++ code calling back into Python, the exception is printed as "Exception ignored" or
+    lost, and the program would finish its work as if no signal had come. The training and scoring loops, grid
+    cells and search trials call this at every step, batch, cell and trial."""
     if _RECEIVED:
-        raise Terminated(f"terminated by signal {_RECEIVED[0]}")
+        raise _interruption(_RECEIVED[0])
 
 
 def choose(kind: str, value: str, valid) -> str:

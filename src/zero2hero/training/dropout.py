@@ -1,8 +1,9 @@
 """Dropout masks on CPU from a fast seeded generator, for the loop's training steps.
 
 torch draws a CPU dropout mask element by element on one thread from its Mersenne Twister (it uses MKL's
-generator on Intel CPUs only): about 6 ns an element, 10% of a MiniLM POS training step on 2 AMD cores, more than
-AdamW (benchmarks/README.md). numpy's PCG64 fills float32 uniforms at about 2 ns an element, and two streams
+generator on Intel CPUs only): about 6 ns an element; on 2 AMD cores its `bernoulli_` was 10% of the op time of a
+MiniLM POS training step, more than AdamW, and its share grows with the attention matrices, so with the sequence
+length (benchmarks/README.md, bench_dropout.py). numpy's PCG64 fills float32 uniforms at about 2 ns an element, and two streams
 fill the two halves of a mask in parallel. The masks are the same random variable as torch's: each element kept
 when a uniform float32 draw is below 1 - p (torch: a float draw against 1 - p as well) and the kept ones scaled
 by 1 / (1 - p). Which elements are dropped differs from torch's draws, as the draws of torch's own two CPU
