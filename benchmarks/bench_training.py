@@ -19,7 +19,6 @@ the benchmark was given.
 """
 from __future__ import annotations
 
-import contextlib
 import inspect
 import tempfile
 import time
@@ -27,7 +26,7 @@ import time
 import torch
 from common import arguments, fresh_setup, load_examples, median, real_tokens
 
-from zero2hero.training import loop
+from zero2hero.training.loop import train
 
 
 class KeywordModel(torch.nn.Module):
@@ -71,32 +70,19 @@ def hf_trainer(examples, batch_size: int, grouped: bool, precision: str) -> tupl
     return seconds, output.training_loss, real_tokens(task, features)
 
 
-def project_loop(examples, batch_size: int, grouped: bool, precision: str,
-                 torch_dropout: bool = False) -> tuple[tuple[float, float], float, int]:
-    """((wall, CPU) seconds, final mean training loss, real tokens) of one epoch with the project's loop;
-    torch_dropout: with torch's own dropout masks instead of the loop's seeded CPU stream (training/dropout.py)."""
+def project_loop(examples, batch_size: int, grouped: bool, precision: str) -> tuple[tuple[float, float], float, int]:
+    """((wall, CPU) seconds, final mean training loss, real tokens) of one epoch with the project's loop."""
     task, model, tokenizer, features, config = fresh_setup(examples, batch_size, precision)
-    seeded_masks = loop.seeded_masks
-    if torch_dropout:
-        loop.seeded_masks = lambda *args: contextlib.nullcontext()
-    try:
-        started = time.perf_counter(), time.process_time()
-        result = loop.train(model, task, tokenizer, features, config, progress=False, group_by_length=grouped)
-        seconds = time.perf_counter() - started[0], time.process_time() - started[1]
-    finally:
-        loop.seeded_masks = seeded_masks
+    started = time.perf_counter(), time.process_time()
+    result = train(model, task, tokenizer, features, config, progress=False, group_by_length=grouped)
+    seconds = time.perf_counter() - started[0], time.process_time() - started[1]
     return seconds, result.train_losses[-1], real_tokens(task, features)
-
-
-def project_loop_torch_dropout(examples, batch_size: int, grouped: bool, precision: str):
-    return project_loop(examples, batch_size, grouped, precision, torch_dropout=True)
 
 
 SETTINGS = {
     "HF Trainer, random batches": (hf_trainer, False),
     "HF Trainer, group_by_length": (hf_trainer, True),
     "project loop, random batches": (project_loop, False),
-    "project loop, length-grouped, torch's dropout masks": (project_loop_torch_dropout, True),
     "project loop, length-grouped (default)": (project_loop, True),
 }
 ANCHOR = "HF Trainer, group_by_length"
@@ -114,10 +100,10 @@ def main() -> None:
             rows[name].append((tokens / wall, tokens / cpu, loss))
             print(f"  repeat {repeat + 1}: {name}: {tokens / wall:.0f} real tokens/s, {tokens / cpu:.0f} per CPU-s, "
                   f"loss {loss:.4f}", flush=True)
-    print(f"\n{'setting':52s} {'tokens/s':>9s} {'x HF grp':>9s} {'tok/CPU-s':>10s} {'x HF grp':>9s} {'final loss':>11s}")
+    print(f"\n{'setting':40s} {'tokens/s':>9s} {'x HF grp':>9s} {'tok/CPU-s':>10s} {'x HF grp':>9s} {'final loss':>11s}")
     for name, values in rows.items():
         ratios = [[mine[k] / anchor[k] for mine, anchor in zip(values, rows[ANCHOR])] for k in (0, 1)]
-        print(f"{name:52s} {median(v[0] for v in values):9.0f} {median(ratios[0]):8.2f}x "
+        print(f"{name:40s} {median(v[0] for v in values):9.0f} {median(ratios[0]):8.2f}x "
               f"{median(v[1] for v in values):10.0f} {median(ratios[1]):8.2f}x {median(v[2] for v in values):11.4f}")
 
 if __name__ == "__main__":

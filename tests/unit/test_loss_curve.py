@@ -1,10 +1,7 @@
 """The speed work in the training loop leaves the math alone: a seeded run's per-step losses and final weights
 follow a plain PyTorch reference (single-tensor AdamW over every weight, the full embedding matrix included, one
-backward per batch, clipping, the same dropout masks) computed in the same test; the loop's own dropout masks on
-CPU move the loss curve no more than another seed of torch's masks does."""
+backward per batch, clipping) computed in the same test."""
 from __future__ import annotations
-
-import contextlib
 
 import pytest
 import torch
@@ -15,8 +12,7 @@ from zero2hero.tasks import get_task
 from zero2hero.training.batching import length_grouped_batches
 from zero2hero.training.callbacks import Callback
 from zero2hero.training.config import TrainConfig
-from zero2hero.training import embedding_rows, loop
-from zero2hero.training.dropout import seeded_masks
+from zero2hero.training import embedding_rows
 from zero2hero.training.embedding_rows import ReachableRowsOnly
 from zero2hero.training.evaluator import evaluate
 from zero2hero.training.batching import micro_batches
@@ -32,22 +28,20 @@ class StepLosses(Callback):
 
 
 def reference_losses(model, task, tokenizer, features, config) -> list[float]:
-    """The loop's math written plainly: same seed, batches, loss, clipping and AdamW (single-tensor kernel), and
-    the dropout masks the loop draws on CPU (training/dropout.py; tested against torch's own in test_dropout.py)."""
+    """The loop's math written plainly: same seed, batches, loss, clipping and AdamW (single-tensor kernel)."""
     seed_everything(config.seed)
     optimizer = torch.optim.AdamW(model.parameters(), lr=config.lr, weight_decay=config.weight_decay,
                                   foreach=False, fused=False)
     lengths = [task.feature_length(f) for f in features]
     losses = []
     model.train()
-    with seeded_masks(model, config.seed, torch.device("cpu")):
-        for indices in length_grouped_batches(lengths, config.batch_size, config.seed * 1000 + 1):
-            optimizer.zero_grad()
-            loss = model(task.collate([features[i] for i in indices], tokenizer))["loss"]
-            loss.backward()
-            torch.nn.utils.clip_grad_norm_(model.parameters(), config.max_grad_norm)
-            optimizer.step()
-            losses.append(loss.item())
+    for indices in length_grouped_batches(lengths, config.batch_size, config.seed * 1000 + 1):
+        optimizer.zero_grad()
+        loss = model(task.collate([features[i] for i in indices], tokenizer))["loss"]
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), config.max_grad_norm)
+        optimizer.step()
+        losses.append(loss.item())
     return losses
 
 
@@ -91,43 +85,6 @@ def test_seeded_loss_curve_matches_plain_reference(minilm, data_dir, monkeypatch
     unreached = torch.ones(len(initial), dtype=torch.bool)
     unreached[reached] = False
     assert torch.equal(embedding.weight[unreached], initial[unreached])
-
-
-def test_the_loops_dropout_masks_move_the_loss_curve_as_much_as_another_seed(minilm, data_dir, monkeypatch):
-    """The loop draws CPU dropout masks from its own seeded stream instead of torch's generator: other elements
-    are dropped, with the same distribution. So the seeded loss curve moves from the one with torch's masks by
-    dropout noise: no more than torch's masks of another seed move it (batches and initial weights fixed)."""
-    task = get_task("pos")
-    examples = read_conllu(data_dir / "ud" / "en" / "en_ewt-ud-train.conllu")[:48]
-    config = TrainConfig(lr=2e-4, epochs=2, batch_size=8, max_length=128, seed=3)
-
-    def curve(masks) -> list[float]:
-        monkeypatch.setattr(loop, "seeded_masks", masks)
-        model, tokenizer = build_model(task, str(minilm), None, task.label_vocabs(examples), 128, seed=3)
-        recorded = StepLosses()
-        train(model, task, tokenizer, task.encode(examples, tokenizer, model.meta, training=True), config,
-              callbacks=[recorded], progress=False)
-        return recorded.losses
-
-    @contextlib.contextmanager
-    def torch_masks(model, seed, device, reseed=None):
-        if reseed is not None:  # torch's generator drew nothing since seed_everything: only dropout uses it
-            torch.manual_seed(reseed)
-        yield None
-
-    stream = curve(seeded_masks)
-    torch_seed_3 = curve(torch_masks)
-    torch_seed_4 = curve(lambda model, seed, device: torch_masks(model, seed, device, reseed=4))
-    assert len(stream) == len(torch_seed_3) == len(torch_seed_4) == 12
-    for losses in (stream, torch_seed_3, torch_seed_4):  # each run learns: POS loss falls from ~2.9
-        assert sum(losses[-3:]) / 3 < sum(losses[:3]) / 3 - 0.5
-
-    def distance(a, b):
-        return sum(abs(x - y) for x, y in zip(a, b)) / len(a)
-
-    noise = distance(torch_seed_3, torch_seed_4)
-    assert noise > 1e-3  # dropout is on: masks matter
-    assert distance(stream, torch_seed_3) < 3 * noise
 
 
 def test_dev_scoring_and_the_best_epoch_see_the_whole_matrix(tiny_bert, data_dir):

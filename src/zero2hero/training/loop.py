@@ -1,7 +1,6 @@
 """The one training loop: AdamW, optional warm-up/linear decay, gradient accumulation, length-grouped
-batches, bf16 autocast on CUDA, seeded and deterministic on CPU (dropout masks from the run's own seeded
-generator there: dropout.py), per-epoch dev scoring with the best epoch kept. Logging happens only through
-callbacks.
+batches, bf16 autocast on CUDA, seeded and deterministic on CPU, per-epoch dev scoring with the best
+epoch kept. Logging happens only through callbacks.
 
 A non-finite loss or dev score stops training at once with a Z2HError naming the step and value: a diverged
 model would otherwise finish with a score that looks like a result."""
@@ -21,7 +20,6 @@ from ..errors import Z2HError, raise_if_terminated
 from .batching import iterate_batches, length_grouped_batches, micro_batches
 from .callbacks import Callback
 from .config import TrainConfig, pick_device
-from .dropout import seeded_masks
 from .embedding_rows import ReachableRowsOnly
 
 
@@ -161,9 +159,9 @@ def train(
     device = pick_device()
     seed_everything(config.seed)
     model.to(device)
-    # dropout masks on CPU from a fast seeded generator (dropout.py); the word-embedding rows no training input
-    # reaches never change (no weight decay): leave them out of the gradient, clipping and AdamW (embedding_rows.py)
-    with seeded_masks(model, config.seed, device), ReachableRowsOnly(model, features, tokenizer, config) as rows:
+    # the word-embedding rows no training input reaches never change (no weight decay): leave them out of the
+    # gradient, clipping and AdamW (embedding_rows.py)
+    with ReachableRowsOnly(model, features, tokenizer, config) as rows:
         optimizer = make_optimizer(list(_trainable(model, config.freeze_embeddings)), config, device)
         lengths = [task.feature_length(f) for f in features]
         steps_per_epoch = math.ceil(len(features) / config.batch_size)
