@@ -7,7 +7,7 @@ import os
 import sys
 from importlib import import_module
 
-from .errors import Terminated, Z2HError, raise_on_signals
+from .errors import Terminated, Z2HError, raise_on_signals, signals_reported
 
 # entry point -> "module:function" taking Params; imported only when run so `z2h --help` stays fast
 RUNNERS = {
@@ -87,10 +87,12 @@ def run_entry(entry: str, argv: list[str]) -> int:
         print(f"z2h {entry}: error: {exc}", file=sys.stderr)
         _mark_mlflow_run_failed(entry, exc)
         return 2
-    except Terminated:
-        print(f"z2h {entry}: terminated (SIGTERM); finished runs are kept, the open ones ended KILLED", file=sys.stderr)
-        return 143
-    except KeyboardInterrupt:
+    except KeyboardInterrupt as exc:  # Ctrl-C, or Terminated: SIGTERM
+        signals_reported()
+        if isinstance(exc, Terminated):
+            print(f"z2h {entry}: terminated (SIGTERM); finished runs are kept, the open ones ended KILLED",
+                  file=sys.stderr)
+            return 143
         print(f"z2h {entry}: interrupted", file=sys.stderr)
         return 130
     return 0

@@ -59,6 +59,12 @@ def raise_if_terminated() -> None:
         raise _interruption(_RECEIVED[0])
 
 
+def signals_reported() -> None:
+    """The program has answered the signals received (an entry point returned 130 or 143): work started later in
+    this process (a notebook's next call, the demo's next step) runs again instead of stopping at once."""
+    _RECEIVED.clear()
+
+
 def choose(kind: str, value: str, valid) -> str:
     """Return `value` if it is one of `valid`, else raise an error listing the valid choices."""
     valid = list(valid)

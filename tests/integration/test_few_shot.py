@@ -9,6 +9,7 @@ import pytest
 from mlflow.tracking import MlflowClient
 
 from helpers import mlflow_run
+from zero2hero import errors
 from zero2hero.cli import run_entry
 from zero2hero.config import parse_params
 from zero2hero.data.fewshot import PoolSpec, TargetData, sample_few_shot
@@ -191,3 +192,13 @@ def test_system_metrics_are_logged_when_asked(tracking, tiny_source, data_dir, m
     measured = costs.dropna(subset=["cpu_utilization_percent"])
     assert list(measured["k"]) == [5]
     assert measured["cpu_utilization_percent"].item() == pytest.approx(run.data.metrics["system/cpu_utilization_percentage"])
+
+
+def test_an_interrupted_entry_leaves_the_process_usable(tracking, tiny_source, data_dir, monkeypatch, capsys):
+    """A Ctrl-C whose first raise was lost stops the entry at its next step (130); once the entry has reported it,
+    the next call in the same process (a notebook, the demo) runs."""
+    params = few_shot_params(tiny_source.uri, data_dir, lang="tr", k=5)
+    monkeypatch.setattr(errors, "_RECEIVED", [2])
+    assert run_entry("few_shot", params) == 130
+    assert "interrupted" in capsys.readouterr().err
+    assert run_entry("few_shot", params) == 0, capsys.readouterr().err
