@@ -1,9 +1,15 @@
 """Real learning with the pretrained MiniLM encoder on the offline stand-ins, through `mlflow run` on a live server.
 
 XNLI: the issue's schedule (lr 5e-5, batch 32, 2 epochs) with evaluation capped at 1,000 test pairs.
-XQuAD: the issue's schedule (lr 1.5e-4, batch 8, 4 epochs) on the stand-in, scored on QA_EVAL English test
-questions; training must at least double the F1 of the same model before training (its new head initialised from
-the same seed, scored in-process on the same questions). The source model feeds the per-language evaluate test.
+XQuAD: lr 1.5e-4, batch 8, QA_EPOCHS epochs on the stand-in (9 articles, 32 steps an epoch), scored on QA_EVAL
+English test questions; training must at least double the F1 of the same model before training (its new head
+initialised from the same seed, scored in-process on the same questions). The source model feeds the per-language
+evaluate test.
+
+Why 6 epochs: after 4, the test F1 rode on the seed's draws (dropout masks, batch order, head init): seeds 1-5 gave
+30.9 / 12.0 / 21.9 / 13.7 / 22.1 against a bound of about 10.9, so any change to the order of random draws in
+training could fail the test without anything being wrong. The dev score was still rising at epoch 4; after 6
+epochs seeds 1-5 gave 37.8 / 21.5 / 21.9 / 26.1 / 32.9 (benchmarks/README.md, 2026-12-05).
 """
 from __future__ import annotations
 
@@ -17,7 +23,7 @@ from mlflow.tracking import MlflowClient
 pytestmark = [pytest.mark.integration, pytest.mark.learning]
 
 EXPERIMENT = "z2h-qa-tests"
-QA_EPOCHS = 4
+QA_EPOCHS = 6
 QA_EVAL = 200  # English test questions scored (of 916)
 
 

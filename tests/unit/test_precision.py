@@ -10,7 +10,7 @@ from zero2hero.data.conllu_reader import read_conllu
 from zero2hero.errors import Z2HError
 from zero2hero.stages.common import build_model
 from zero2hero.tasks import get_task
-from zero2hero.training.config import TrainConfig
+from zero2hero.training.config import TrainConfig, precision_record
 from zero2hero.training.evaluator import evaluate
 from zero2hero.training.loop import train
 
@@ -54,9 +54,15 @@ def test_scoring_and_training_run_in_the_asked_precision(pos_model, precision, e
         hooks.close()
 
 
-def test_precision_is_recorded_only_when_set():
-    assert "precision" not in TrainConfig().as_params()  # runs of before the option keep their params
-    assert TrainConfig(precision="bf16").as_params()["precision"] == "bf16"
+def test_precision_is_recorded_as_the_format_that_runs():
+    cpu, cuda = torch.device("cpu"), torch.device("cuda")
+    assert "precision" not in TrainConfig().as_params(cpu)  # CPU runs of before the option keep their params
+    assert TrainConfig(precision="bf16").as_params(cpu)["precision"] == "bf16"
+    assert TrainConfig(precision="fp32").as_params(cuda)["precision"] == "fp32"
+    # auto is bf16 autocast on CUDA: such a run is never the same cell as a CPU run under auto (fp32)
+    assert TrainConfig().as_params(cuda)["precision"] == "bf16"
+    assert precision_record("auto", cuda) == precision_record("bf16", cpu) == {"precision": "bf16"}
+    assert precision_record("auto", cpu) == {}
     for entry in ("source", "few_shot", "evaluate", "search"):
         assert parse_params(entry, _required(entry) + ["--precision", "bf16"]).precision == "bf16"
     with pytest.raises(Z2HError, match="precision='fp16' is not valid; choose one of: auto, fp32, bf16"):
@@ -87,5 +93,8 @@ def test_a_search_study_is_named_as_before_unless_precision_is_set():
     before = parse_params("search", ["--task", "pos"])
     del before.values["precision"]  # the params of a search from before the option existed
     bf16 = parse_params("search", ["--task", "pos", "--precision", "bf16"])
-    assert default_study_name(task, auto, "m") == default_study_name(task, before, "m")
-    assert default_study_name(task, bf16, "m") != default_study_name(task, auto, "m")
+    cpu, cuda = torch.device("cpu"), torch.device("cuda")
+    assert default_study_name(task, auto, "m", cpu) == default_study_name(task, before, "m", cpu)
+    assert default_study_name(task, bf16, "m", cpu) != default_study_name(task, auto, "m", cpu)
+    # trials of a search under auto on a GPU run in bf16: they never join a CPU worker's fp32 study
+    assert default_study_name(task, auto, "m", cuda) == default_study_name(task, bf16, "m", cpu)

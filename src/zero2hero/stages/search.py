@@ -25,7 +25,7 @@ from ..tracking.liveness import end_stale_runs
 from ..tracking.runs import log_metrics, log_params, run_name, stage_run
 from ..tracking.server import check_tracking_server
 from ..training.callbacks import Callback
-from ..training.config import TrainConfig
+from ..training.config import TrainConfig, precision_record
 from ..training.loop import TrainingDiverged
 
 log = logging.getLogger(__name__)
@@ -57,13 +57,14 @@ def search_space(params: Params) -> dict:
             "epochs_max": params.epochs_max}
 
 
-def default_study_name(task, params: Params, slug: str) -> str:
-    """Readable, and distinct for every setting that changes results, so different searches never mix."""
+def default_study_name(task, params: Params, slug: str, device=None) -> str:
+    """Readable, and distinct for every setting that changes results, so different searches never mix: precision
+    as a run on `device` records it (auto on CUDA is bf16; fp32 under auto leaves the name as before the option)."""
     settings = {name: params.values[name] for name in sorted(params.values)
-                if name not in ("n_trials", "storage", "study_name", "register", "register_as", "alias")}
-    for name, default in (("bad_trees", "error"), ("precision", "auto")):
-        if settings.get(name) == default:  # the default leaves the names of studies made before it existed
-            del settings[name]
+                if name not in ("n_trials", "storage", "study_name", "register", "register_as", "alias", "precision")}
+    if settings.get("bad_trees") == "error":  # the default leaves the names of studies made before it existed
+        del settings["bad_trees"]
+    settings.update(precision_record(params.values.get("precision", "auto"), device))
     digest = hashlib.sha256(json.dumps(settings, sort_keys=True, default=str).encode()).hexdigest()[:8]
     return f"z2h-{task.name}-{slug}-{params.sampler}-{digest}"
 

@@ -17,13 +17,18 @@ def precision_param():
     """The `precision` parameter of every stage that runs a model (training and scoring use the same)."""
     return param("auto", str, "number format of the forward passes: auto = bf16 autocast on CUDA, fp32 on CPU; "
                               "bf16 = bf16 autocast on any device (on CPUs with AMX about 2x faster scoring); "
-                              "fp32 = no autocast. Recorded (and part of a cell's identity) only when not auto",
+                              "fp32 = no autocast. Recorded (and part of a cell's identity) as the format that runs, "
+                              "except fp32 under auto",
                  PRECISIONS)
 
 
-def precision_record(precision: str) -> dict:
-    """The `precision` param a run logs: none for auto, so that runs from before the option keep their identity."""
-    return {"precision": precision} if precision != "auto" else {}
+def precision_record(precision: str, device: "torch.device | None" = None) -> dict:
+    """The `precision` param a run logs: the number format that runs on `device` (default: `pick_device()`), except
+    fp32 under auto, which logs none, so that CPU runs from before the option keep their identity. auto on CUDA logs
+    bf16: a GPU run and a CPU run of one cell are then two results, never reused for or averaged with each other."""
+    if precision != "auto":
+        return {"precision": precision}
+    return {"precision": "bf16"} if (device or pick_device()).type == "cuda" else {}
 
 
 @dataclass
@@ -55,11 +60,11 @@ class TrainConfig:
         merged.update({k: v for k, v in values.items() if k in names and v is not None})
         return cls(**{k: v for k, v in merged.items() if k in names})
 
-    def as_params(self) -> dict:
-        """What a run logs (`precision` as `precision_record` has it)."""
+    def as_params(self, device: "torch.device | None" = None) -> dict:
+        """What a run logs (`precision` as `precision_record` has it on `device`)."""
         values = asdict(self)
         precision = values.pop("precision")
-        return {**values, **precision_record(precision)}
+        return {**values, **precision_record(precision, device)}
 
 
 def pick_device() -> "torch.device":
