@@ -11,7 +11,12 @@ CPU (the Trainer's `bf16=True`, the loop's `precision=bf16`: torch's CPU autocas
 
     .venv/bin/pip install -e ".[bench]"
     .venv/bin/python benchmarks/bench_training.py [--sentences 640] [--batch_size 32] [--repeats 2] [--threads N]
-        [--precision auto|bf16]
+        [--precision auto|bf16] [--model DIR] [--random_init]
+
+Each setting's model TFLOP/s (6 x the weights of its matrix products x real tokens/s) is set against one large
+matrix product on the same device in the same number format, measured in the same run: how much of what the
+device's matrix units can do the training step turns into useful work. On a lent GPU machine the benchmark runs
+through benchmarks/gpu_check.sh (prepared by benchmarks/gpu_prepare.sh).
 
 Besides wall-clock tokens/s it reports tokens per CPU-second of the process: on a machine shared with other
 work, one torch thread (`--threads 1`) and CPU time measure the work itself rather than the share of the cores
@@ -90,6 +95,8 @@ ANCHOR = "HF Trainer, group_by_length"
 
 def main() -> None:
     args = arguments(__doc__.splitlines()[0], precision="auto")
+    if torch.cuda.is_available():
+        print(f"device: {torch.cuda.get_device_name()}")
     examples = load_examples(args.data_dir, args.sentences)
     rows: dict[str, list[tuple[float, float, float]]] = {name: [] for name in SETTINGS}  # tokens/s, per CPU-s, loss
     for repeat in range(args.repeats):
@@ -100,11 +107,43 @@ def main() -> None:
             rows[name].append((tokens / wall, tokens / cpu, loss))
             print(f"  repeat {repeat + 1}: {name}: {tokens / wall:.0f} real tokens/s, {tokens / cpu:.0f} per CPU-s, "
                   f"loss {loss:.4f}", flush=True)
-    print(f"\n{'setting':40s} {'tokens/s':>9s} {'x HF grp':>9s} {'tok/CPU-s':>10s} {'x HF grp':>9s} {'final loss':>11s}")
+    flops_per_token = 6 * matmul_weights(fresh_setup(examples[:1], args.batch_size, args.precision)[1])
+    peak = matmul_peak(args.precision)
+    print(f"\n{'setting':40s} {'tokens/s':>9s} {'x HF grp':>9s} {'tok/CPU-s':>10s} {'x HF grp':>9s} {'final loss':>11s} "
+          f"{'TFLOP/s':>8s} {'of peak':>8s}")
     for name, values in rows.items():
         ratios = [[mine[k] / anchor[k] for mine, anchor in zip(values, rows[ANCHOR])] for k in (0, 1)]
+        achieved = flops_per_token * median(v[0] for v in values) / 1e12
         print(f"{name:40s} {median(v[0] for v in values):9.0f} {median(ratios[0]):8.2f}x "
-              f"{median(v[1] for v in values):10.0f} {median(ratios[1]):8.2f}x {median(v[2] for v in values):11.4f}")
+              f"{median(v[1] for v in values):10.0f} {median(ratios[1]):8.2f}x {median(v[2] for v in values):11.4f} "
+              f"{achieved:8.3f} {100 * achieved / peak:7.2f}%")
+    print(f"TFLOP/s: 6 x {flops_per_token // 6:,} matrix weights per real token (attention's own products left out: "
+          f"short sentences); peak: one large matrix product on this device in this number format, {peak:.3g} TFLOP/s")
+
+
+def matmul_weights(model) -> int:
+    """The weights a token's forward pass multiplies by (every nn.Linear but an unused pooler)."""
+    return sum(module.weight.numel() for name, module in model.named_modules()
+               if isinstance(module, torch.nn.Linear) and "pooler" not in name)
+
+
+def matmul_peak(precision: str) -> float:
+    """TFLOP/s of one large square matrix product on this device, in the number format the benchmark trains in
+    (bf16 on CUDA and with --precision bf16, else fp32): the achievable peak the step's products are measured against."""
+    cuda = torch.cuda.is_available()
+    size = 8192 if cuda else 2048
+    dtype = torch.bfloat16 if cuda or precision == "bf16" else torch.float32
+    a, b = (torch.randn(size, size, device="cuda" if cuda else "cpu", dtype=dtype) for _ in range(2))
+    timings = []
+    for _ in range(8):
+        if cuda:
+            torch.cuda.synchronize()
+        started = time.perf_counter()
+        a @ b
+        if cuda:
+            torch.cuda.synchronize()
+        timings.append(time.perf_counter() - started)
+    return 2 * size ** 3 / median(timings[3:]) / 1e12
 
 if __name__ == "__main__":
     main()

