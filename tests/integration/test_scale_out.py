@@ -120,7 +120,8 @@ def test_shards_cover_every_cell_once_after_only_sources(mlflow_server, tracking
                 if len({unit_shard("pos", name, lang, 3) for lang in langs}) > 1)
     plan, experiment = write_plan(tmp_path, tiny_bert, data_dir, langs=f"[{', '.join(langs)}]", epochs=1, name=slug)
     assert run_entry("grid", ["--plan", str(plan), "--shard", "1/3"]) == 2
-    assert "-P only=sources" in capsys.readouterr().err
+    error = capsys.readouterr().err
+    assert "-P only=sources" in error and "under precision=auto a source trained on a GPU is bf16" in error
     client = MlflowClient(mlflow_server.uri)
     assert cell_runs(client, experiment, "FINISHED") == []  # the shard stopped before any work
 

@@ -84,10 +84,15 @@ class Grid:
         for task, model, _ in units:
             cells[(task.name, model)] = cell = runner.source(task, model, train=False)
             if cell.status == "missing" and self.shard:
+                # under auto, a source's number format (part of its identity) is that of the machine that trained it
+                hint = "" if "precision" in self.plan.source else (
+                    " (under precision=auto a source trained on a GPU is bf16 and one trained on a CPU fp32: train "
+                    "the sources on the kind of machine the shards run on, or set `source: {precision: ...}` in the "
+                    "plan)")
                 raise Z2HError(
                     f"shard {self.shard}: no FINISHED source model for {task.name}/{self.plan.slug(model)} in "
                     f"experiment {self.plan.experiment!r}; train the plan's sources first: "
-                    f"mlflow run . -e grid --env-manager local -P plan={self.plan.path} -P only=sources")
+                    f"mlflow run . -e grid --env-manager local -P plan={self.plan.path} -P only=sources{hint}")
         return cells
 
     def runner(self) -> CellRunner:
