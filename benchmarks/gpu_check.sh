@@ -15,5 +15,8 @@ python3 -c 'import torch, transformers, mlflow; print("torch", torch.__version__
 "mlflow", mlflow.__version__, "cuda", torch.cuda.is_available())' | tee -a "$OUT/gpu.txt"
 for sentences in 640 2560; do
     python3 benchmarks/bench_training.py --model .gpu/minilm --random_init --data_dir .gpu/data \
-        --sentences $sentences --repeats 3 2>&1 | tee "$OUT/bench_training_cuda_$sentences.txt"
+        --sentences $sentences --repeats 3 2>&1 | tee "$OUT/bench_training_cuda_minilm_$sentences.txt"
 done
+# base-sized (12 x 768, the shape of mBERT and XLM-R base) with MiniLM's vocabulary
+python3 benchmarks/bench_training.py --model .gpu/base-shape --random_init --data_dir .gpu/data \
+    --sentences 2560 --repeats 2 2>&1 | tee "$OUT/bench_training_cuda_base_2560.txt"
