@@ -76,7 +76,8 @@ def _required(entry: str) -> list[str]:
 
 
 def test_auto_means_bf16_on_cuda_and_fp32_on_cpu():
-    from zero2hero.training.loop import MICRO_BATCH_OVERHEAD, number_format
+    from zero2hero.training.config import number_format
+    from zero2hero.training.loop import MICRO_BATCH_OVERHEAD
 
     cpu, cuda = torch.device("cpu"), torch.device("cuda")
     assert [number_format(cpu, p) for p in ("auto", "fp32", "bf16")] == ["fp32", "fp32", "bf16"]

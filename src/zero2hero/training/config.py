@@ -22,13 +22,21 @@ def precision_param():
                  PRECISIONS)
 
 
+def number_format(device: "torch.device", precision: str = "auto") -> str:
+    """What the `precision` parameter means on `device`: auto = bf16 on CUDA and fp32 on CPU (bf16 matmuls are
+    slower than fp32 on CPUs without bf16 instructions; with AMX or AVX-512 BF16 they are faster); bf16 and fp32 =
+    themselves."""
+    return "bf16" if precision == "bf16" or (precision == "auto" and device.type == "cuda") else "fp32"
+
+
 def precision_record(precision: str, device: "torch.device | None" = None) -> dict:
     """The `precision` param a run logs: the number format that runs on `device` (default: `pick_device()`), except
     fp32 under auto, which logs none, so that CPU runs from before the option keep their identity. auto on CUDA logs
     bf16: a GPU run and a CPU run of one cell are then two results, never reused for or averaged with each other."""
     if precision != "auto":
         return {"precision": precision}
-    return {"precision": "bf16"} if (device or pick_device()).type == "cuda" else {}
+    resolved = number_format(device or pick_device(), precision)
+    return {} if resolved == "fp32" else {"precision": resolved}
 
 
 @dataclass

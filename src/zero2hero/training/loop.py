@@ -19,7 +19,7 @@ from tqdm.auto import tqdm
 from ..errors import Z2HError, raise_if_terminated
 from .batching import iterate_batches, length_grouped_batches, micro_batches
 from .callbacks import Callback
-from .config import TrainConfig, pick_device
+from .config import TrainConfig, number_format, pick_device
 from .embedding_rows import ReachableRowsOnly
 
 
@@ -40,13 +40,6 @@ def seed_everything(seed: int) -> None:
     # deterministic mode also fills every new tensor with NaN (a guard against reading uninitialised memory, which
     # no op here does): about 2% of a CPU training step, for identical results without it
     torch.utils.deterministic.fill_uninitialized_memory = False
-
-
-def number_format(device: torch.device, precision: str = "auto") -> str:
-    """What the `precision` parameter means on `device`: auto = bf16 on CUDA and fp32 on CPU (bf16 matmuls are
-    slower than fp32 on CPUs without bf16 instructions; with AMX or AVX-512 BF16 they are faster); bf16 and fp32 =
-    themselves."""
-    return "bf16" if precision == "bf16" or (precision == "auto" and device.type == "cuda") else "fp32"
 
 
 def autocast(device: torch.device, precision: str = "auto"):
